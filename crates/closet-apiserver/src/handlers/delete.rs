@@ -1,0 +1,171 @@
+//! DELETE of one object or of a whole collection, with finalizers and graceful deletion.
+
+use axum::response::Response;
+use closet_store::StoreError;
+use closet_types::params::{DeleteOptions, ListParams};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::list::read_page;
+use super::{Call, params_error, respond_object, respond_value};
+use crate::Shared;
+use crate::codec::{self, Output};
+use crate::error::{ApiError, ApiResult};
+use crate::filter::Filter;
+use crate::object;
+use crate::strategy::{self, Deletion};
+
+/// Retries when another writer changes the object between read and delete.
+const RACE_RETRIES: usize = 16;
+
+/// `DELETE .../{name}`.
+pub(crate) async fn delete(shared: &Shared, call: Call) -> ApiResult<Response> {
+    let options = delete_options(&call)?;
+    match delete_one(shared, &call, &call.key(), call.name(), &options).await? {
+        Outcome::Kept(obj) => Ok(respond_object(&call, StatusCode::OK, &obj)),
+        // Pods answer with the deleted object, other kinds with a Status, as upstream.
+        Outcome::Removed(obj) if call.info.is_core("pods") => {
+            Ok(respond_object(&call, StatusCode::OK, &obj))
+        }
+        Outcome::Removed(obj) => {
+            let status = json!({
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {
+                    "name": object::name(&obj),
+                    "group": call.info.group,
+                    "kind": call.info.plural,
+                    "uid": object::meta_str(&obj, "uid").unwrap_or(""),
+                },
+            });
+            Ok(respond_value(StatusCode::OK, &status, Output::Json))
+        }
+    }
+}
+
+/// `DELETE` on a collection: deletes every object the selectors match.
+pub(crate) async fn delete_collection(shared: &Shared, call: Call) -> ApiResult<Response> {
+    let options = delete_options(&call)?;
+    let mut params = ListParams::parse(&call.query).map_err(params_error)?;
+    params.limit = None;
+    params.continue_token = None;
+    let filter = Filter::new(&call.info, &params)?;
+    let page = read_page(shared, &call, &params, &filter).await?;
+    for obj in &page.items {
+        let name = object::name(obj).to_string();
+        let key = call.info.key_for(object::meta_str(obj, "namespace"), &name);
+        match delete_one(shared, &call, &key, &name, &options).await {
+            Ok(_) => {}
+            // Someone else deleted it first: the goal is reached.
+            Err(err) if err.code() == 404 => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
+    Ok(respond_value(StatusCode::OK, &status, Output::Json))
+}
+
+/// What became of a deleted object.
+enum Outcome {
+    /// Marked for deletion and still present (finalizers, grace period).
+    Kept(Value),
+    /// Gone from the store; the last state, stamped with the deletion's revision.
+    Removed(Value),
+}
+
+async fn delete_one(
+    shared: &Shared,
+    call: &Call,
+    key: &str,
+    name: &str,
+    options: &DeleteOptions,
+) -> ApiResult<Outcome> {
+    for _ in 0..RACE_RETRIES {
+        let kv = shared
+            .store
+            .get(key)
+            .await
+            .map_err(ApiError::from_store_general)?
+            .ok_or_else(|| ApiError::not_found(&call.info, name))?;
+        let mut obj = object::from_kv(&kv)?;
+        check_preconditions(call, name, &obj, options)?;
+        let result = match strategy::deletion(&call.info, &obj, options.grace_period_seconds) {
+            Deletion::AlreadyMarked => return Ok(Outcome::Kept(obj)),
+            Deletion::Mark { grace_seconds } => {
+                strategy::mark_deleted(&call.info, &mut obj, grace_seconds, jiff::Timestamp::now());
+                if options.dry_run {
+                    return Ok(Outcome::Kept(obj));
+                }
+                let written = shared
+                    .store
+                    .update(key, object::to_stored(&obj), kv.mod_revision)
+                    .await;
+                written.map(|kv| {
+                    object::set_resource_version(&mut obj, kv.mod_revision);
+                    Outcome::Kept(obj)
+                })
+            }
+            Deletion::Now => {
+                if options.dry_run {
+                    return Ok(Outcome::Removed(obj));
+                }
+                shared
+                    .store
+                    .delete(key, Some(kv.mod_revision))
+                    .await
+                    .map(|kv| {
+                        object::set_resource_version(&mut obj, kv.mod_revision);
+                        Outcome::Removed(obj)
+                    })
+            }
+        };
+        match result {
+            Ok(outcome) => return Ok(outcome),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(ApiError::from_store(err, &call.info, name)),
+        }
+    }
+    Err(ApiError::conflict(
+        &call.info,
+        name,
+        "too many concurrent writers; try again",
+    ))
+}
+
+fn check_preconditions(
+    call: &Call,
+    name: &str,
+    obj: &Value,
+    options: &DeleteOptions,
+) -> ApiResult<()> {
+    let Some(pre) = &options.preconditions else {
+        return Ok(());
+    };
+    if let Some(uid) = pre.uid.as_deref() {
+        let actual = object::meta_str(obj, "uid").unwrap_or("");
+        if uid != actual {
+            let why = format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+            );
+            return Err(ApiError::conflict(&call.info, name, &why));
+        }
+    }
+    if let Some(rv) = pre.resource_version.as_deref() {
+        let actual = object::meta_str(obj, "resourceVersion").unwrap_or("");
+        if rv != actual {
+            let why = format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+            );
+            return Err(ApiError::conflict(&call.info, name, &why));
+        }
+    }
+    Ok(())
+}
+
+/// DeleteOptions from the body and the query string.
+fn delete_options(call: &Call) -> ApiResult<DeleteOptions> {
+    let body = codec::decode_optional(call.content_type(), &call.body)?;
+    DeleteOptions::from_request(&call.query, body.as_ref()).map_err(params_error)
+}

@@ -1,0 +1,100 @@
+//! PATCH with `application/json-patch+json` (RFC 6902) and `application/merge-patch+json`
+//! (RFC 7386). Other patch types answer 415 until they are built.
+
+use axum::response::Response;
+use closet_types::FieldError;
+use closet_types::params::{WriteParams, WriteVerb};
+use serde_json::Value;
+
+use super::update::apply;
+use super::{Call, params_error, respond_object};
+use crate::Shared;
+use crate::codec::MAX_BODY_BYTES;
+use crate::error::{ApiError, ApiResult};
+use crate::object;
+use crate::strategy::{self, UpdateScope};
+
+/// The patch formats understood.
+enum Patch {
+    Json(json_patch::Patch),
+    Merge(Value),
+}
+
+/// `PATCH .../{name}[/status]`.
+pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> ApiResult<Response> {
+    let params = WriteParams::parse(&call.query, WriteVerb::Patch).map_err(params_error)?;
+    let content_type = call.content_type().unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        media,
+        "application/json-patch+json" | "application/merge-patch+json"
+    ) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let body: Value = serde_json::from_slice(&call.body).map_err(|e| {
+        ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
+    })?;
+    let patch = if media == "application/json-patch+json" {
+        Patch::Json(
+            serde_json::from_value(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
+        )
+    } else if body.is_object() {
+        Patch::Merge(body)
+    } else {
+        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+    };
+    // A resourceVersion inside a merge patch is a precondition, as upstream treats it.
+    let precondition = match &patch {
+        Patch::Merge(body) => {
+            match body
+                .get("metadata")
+                .and_then(|m| m.get("resourceVersion"))
+                .and_then(Value::as_str)
+            {
+                Some(rv) if !rv.is_empty() => Some(object::parse_revision(rv)?),
+                _ => None,
+            }
+        }
+        Patch::Json(_) => None,
+    };
+    let info = call.info.clone();
+    let name = call.name().to_string();
+    let (code, result) = apply(shared, &call, precondition, params.dry_run, |current| {
+        let mut patched = current.clone();
+        match &patch {
+            Patch::Json(ops) => json_patch::patch(&mut patched, ops).map_err(|e| {
+                let why = format!("the JSON patch could not be applied: {e}");
+                ApiError::invalid(&info, &name, vec![FieldError::invalid("", "", why)])
+            })?,
+            Patch::Merge(body) => json_patch::merge(&mut patched, body),
+        }
+        check_patched(current, &patched)?;
+        strategy::prepare_update(&info, current, &mut patched, scope);
+        Ok(patched)
+    })
+    .await?;
+    Ok(respond_object(&call, code, &result))
+}
+
+/// A patch may not grow an object past the body limit, nor change what identifies it.
+fn check_patched(current: &Value, patched: &Value) -> ApiResult<()> {
+    if serde_json::to_vec(patched).map_or(0, |b| b.len()) > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    for field in ["kind", "apiVersion"] {
+        if patched.get(field) != current.get(field) {
+            return Err(ApiError::bad_request(format!(
+                "a patch may not change {field}"
+            )));
+        }
+    }
+    if object::name(patched) != object::name(current)
+        || object::meta_str(patched, "namespace") != object::meta_str(current, "namespace")
+    {
+        return Err(ApiError::bad_request(
+            "a patch may not change the name or namespace",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! PUT: replace an object, its `status`, or a namespace's `finalize` list; and the shared
+//! read-modify-write loop that PATCH uses too.
+
+use axum::response::Response;
+use closet_store::StoreError;
+use closet_types::params::{WriteParams, WriteVerb};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::create::{check_type_meta, place_in_namespace};
+use super::{Call, params_error, respond_object};
+use crate::Shared;
+use crate::codec;
+use crate::error::{ApiError, ApiResult};
+use crate::object::{self, meta_mut};
+use crate::strategy::{self, UpdateScope};
+
+/// Retries of an unconditional update that lost a race with another writer.
+const RACE_RETRIES: usize = 16;
+
+/// `PUT .../{name}[/status|/finalize]`.
+pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> ApiResult<Response> {
+    let params = WriteParams::parse(&call.query, WriteVerb::Update).map_err(params_error)?;
+    let mut obj = codec::decode_object(call.content_type(), &call.body)?;
+    check_type_meta(&call.info, &mut obj)?;
+    place_in_namespace(&call, &mut obj)?;
+    match object::meta_str(&obj, "name") {
+        None | Some("") => {
+            meta_mut(&mut obj).insert("name".into(), json!(call.name()));
+        }
+        Some(n) if n == call.name() => {}
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({})",
+                call.name()
+            )));
+        }
+    }
+    let precondition = match object::meta_str(&obj, "resourceVersion").filter(|rv| !rv.is_empty()) {
+        Some(rv) => Some(object::parse_revision(rv)?),
+        None => None,
+    };
+    let (code, result) = apply(shared, &call, precondition, params.dry_run, |current| {
+        let mut next = obj.clone();
+        strategy::prepare_update(&call.info, current, &mut next, scope);
+        Ok(next)
+    })
+    .await?;
+    Ok(respond_object(&call, code, &result))
+}
+
+/// Read-modify-write of the named object with optimistic concurrency.
+///
+/// `change` computes the new object from the stored one. With a `precondition`, a stale
+/// revision is a 409; without one, a lost race is retried against the fresh object. A change
+/// that alters nothing writes nothing (idle clusters write nothing). When the change releases
+/// the last thing holding a deleted object, the object is removed.
+pub(crate) async fn apply<F>(
+    shared: &Shared,
+    call: &Call,
+    precondition: Option<i64>,
+    dry_run: bool,
+    mut change: F,
+) -> ApiResult<(StatusCode, Value)>
+where
+    F: FnMut(&Value) -> ApiResult<Value>,
+{
+    let key = call.key();
+    for _ in 0..RACE_RETRIES {
+        let kv = shared
+            .store
+            .get(&key)
+            .await
+            .map_err(ApiError::from_store_general)?
+            .ok_or_else(|| ApiError::not_found(&call.info, call.name()))?;
+        if precondition.is_some_and(|p| p != kv.mod_revision) {
+            return Err(ApiError::stale(&call.info, call.name()));
+        }
+        let current = object::from_kv(&kv)?;
+        let mut next = change(&current)?;
+        let errors = strategy::validate(&call.info, &next);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(&call.info, call.name(), errors));
+        }
+        object::set_resource_version(&mut next, kv.mod_revision);
+        if next == current {
+            return Ok((StatusCode::OK, current));
+        }
+        if dry_run {
+            return Ok((StatusCode::OK, next));
+        }
+        let result = if strategy::ready_to_remove(&call.info, &next) {
+            shared.store.delete(&key, Some(kv.mod_revision)).await
+        } else {
+            shared
+                .store
+                .update(&key, object::to_stored(&next), kv.mod_revision)
+                .await
+        };
+        match result {
+            Ok(written) => {
+                object::set_resource_version(&mut next, written.mod_revision);
+                return Ok((StatusCode::OK, next));
+            }
+            Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
+            Err(err) => return Err(ApiError::from_store(err, &call.info, call.name())),
+        }
+    }
+    Err(ApiError::conflict(
+        &call.info,
+        call.name(),
+        "too many concurrent writers; try again",
+    ))
+}

@@ -1,0 +1,144 @@
+//! The Kubernetes API server: REST, discovery, watch, Tables and errors (DESIGN.md §5).
+//!
+//! Start reading at [`ApiServer`]: it owns the [`registry::Registry`] of every served kind and
+//! the store, and [`ApiServer::router`] builds the axum router that both the HTTPS listener and
+//! in-process clients call. Requests arrive authenticated: the listener puts an [`auth::User`]
+//! into the request extensions (from the client certificate); anything without one gets 401
+//! except the public health and version paths.
+//!
+//! A request flows through [`request`] (what the path addresses), [`codec`] (body and
+//! response media types), `handlers` (one module per verb), [`strategy`] (per-kind write
+//! rules) and the store; every failure becomes a `Status` in [`error`].
+
+pub mod auth;
+mod bootstrap;
+pub mod codec;
+mod discovery;
+pub mod error;
+mod filter;
+mod handlers;
+pub mod object;
+pub mod registry;
+pub mod request;
+pub mod strategy;
+mod table;
+mod tables;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use closet_store::Store;
+use serde_json::json;
+
+pub use bootstrap::SYSTEM_NAMESPACES;
+
+/// The Kubernetes version this server reports and implements.
+pub const KUBERNETES_VERSION: (&str, &str) = ("1", "35");
+
+/// Settings of the apiserver itself.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// `host:port` clients use to reach this server, shown in legacy discovery.
+    pub advertise_address: Option<String>,
+}
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: registry::Registry,
+    pub(crate) config: Config,
+}
+
+/// The API server: registry, store and everything derived from them.
+#[derive(Clone)]
+pub struct ApiServer {
+    shared: Arc<Shared>,
+}
+
+impl ApiServer {
+    /// Builds the server over `store`. Call [`ApiServer::bootstrap`] once before serving.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let shared = Shared {
+            store,
+            registry: registry::Registry::builtin(),
+            config,
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Creates what every cluster has: the system namespaces and their `default`
+    /// ServiceAccounts. Idempotent, so it runs at every start.
+    pub async fn bootstrap(&self) -> Result<(), closet_store::StoreError> {
+        bootstrap::run(&self.shared).await
+    }
+
+    /// The router serving the whole API. Clone-cheap; serve it over HTTPS or hand it to
+    /// `kube::Client::new` for an in-process client.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/version", get(version))
+            .route("/healthz", get(healthy))
+            .route("/livez", get(healthy))
+            .route("/readyz", get(healthy))
+            .fallback(handlers::serve)
+            .with_state(self.shared.clone())
+            .layer(middleware::from_fn(require_user))
+    }
+}
+
+/// Rejects requests without an authenticated [`auth::User`], except on public paths.
+async fn require_user(req: Request, next: Next) -> Response {
+    let public = auth::PUBLIC_PATHS.contains(&req.uri().path());
+    if public || req.extensions().get::<auth::User>().is_some() {
+        return next.run(req).await;
+    }
+    error::ApiError::unauthorized().into_response()
+}
+
+async fn version() -> Response {
+    let (major, minor) = KUBERNETES_VERSION;
+    let body = json!({
+        "major": major,
+        "minor": minor,
+        "gitVersion": format!("v{major}.{minor}.0-closet.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    });
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The architecture as Go and Kubernetes name it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        other => other,
+    }
+}
+
+async fn healthy() -> &'static str {
+    "ok"
+}
+
+impl ApiServer {
+    /// The router as one `user` sees it, for in-process clients: every request carries that
+    /// identity, as if it had come over TLS with the user's certificate.
+    pub fn router_as(&self, user: auth::User) -> Router {
+        self.router().layer(axum::Extension(user))
+    }
+}

@@ -1,0 +1,63 @@
+//! `meta.k8s.io/v1` Tables: the server-side printing kubectl relies on for its columns.
+//! Column definitions and cells come from [`crate::tables`]; this module wraps them with row
+//! objects as `includeObject` asks.
+
+use closet_types::IncludeObject;
+use serde_json::{Value, json};
+
+use crate::object;
+use crate::registry::ResourceInfo;
+use crate::tables;
+
+/// A Table of `objects`; `list_meta` is the list's metadata (resourceVersion, continue).
+pub(crate) fn from_objects(
+    info: &ResourceInfo,
+    objects: &[Value],
+    list_meta: Option<&Value>,
+    include: IncludeObject,
+) -> Value {
+    let now = jiff::Timestamp::now();
+    let definitions: Vec<Value> = tables::columns(&info.group, &info.plural)
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "type": c.kind,
+                "format": c.format,
+                "description": c.description,
+                "priority": c.priority,
+            })
+        })
+        .collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|obj| {
+            let mut row = json!({"cells": tables::cells(&info.group, &info.plural, obj, now)});
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Object => row["object"] = obj.clone(),
+                IncludeObject::Metadata => {
+                    row["object"] = json!({
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": object::meta(obj).cloned().unwrap_or_default(),
+                    });
+                }
+            }
+            row
+        })
+        .collect();
+    let metadata = list_meta.cloned().unwrap_or_else(|| {
+        let rv = objects
+            .first()
+            .and_then(|o| object::meta_str(o, "resourceVersion"));
+        json!({"resourceVersion": rv.unwrap_or("")})
+    });
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
+}

@@ -1,0 +1,65 @@
+//! `closet server` flags.
+//!
+//! Each flag has three other spellings, in falling precedence after the flag itself: the
+//! environment variable named in [`ENV_PREFIX`] + the flag in SCREAMING_SNAKE case, a key of
+//! the same name as the flag in the YAML config file (`data-dir: /srv/closet`), and the
+//! default shown here. The binary layers the config file in, since clap knows only flags, the
+//! environment and defaults.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Prefix of every environment variable closet reads.
+pub const ENV_PREFIX: &str = "CLOSET_";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/closet";
+/// Default config file.
+pub const DEFAULT_CONFIG: &str = "/etc/closet/config.yaml";
+/// Default path of the admin kubeconfig the server writes.
+pub const DEFAULT_KUBECONFIG: &str = "/etc/closet/kubeconfig.yaml";
+/// Default HTTPS port, as upstream.
+pub const DEFAULT_HTTPS_PORT: u16 = 6443;
+
+/// `closet server`: the API server, datastore and (later) everything else for a
+/// single-machine cluster.
+#[derive(Clone, Debug, Args)]
+pub struct ServerArgs {
+    /// Directory for the database, certificates and lock file. Must be on a local filesystem.
+    #[arg(long, env = "CLOSET_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Address the HTTPS API listens on.
+    #[arg(long, env = "CLOSET_BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// Port the HTTPS API listens on.
+    #[arg(long, env = "CLOSET_HTTPS_LISTEN_PORT", default_value_t = DEFAULT_HTTPS_PORT)]
+    pub https_listen_port: u16,
+
+    /// Where to write the admin kubeconfig (mode 0600).
+    #[arg(long, env = "CLOSET_WRITE_KUBECONFIG", default_value = DEFAULT_KUBECONFIG)]
+    pub write_kubeconfig: PathBuf,
+
+    /// Extra DNS name or IP address for the serving certificate. Repeat the flag, or separate
+    /// values with commas.
+    #[arg(long, env = "CLOSET_TLS_SAN", value_delimiter = ',')]
+    pub tls_san: Vec<String>,
+
+    /// Do not run the node agent in this process. (The agent is not built yet, so the server
+    /// runs without one either way.)
+    #[arg(long, env = "CLOSET_DISABLE_AGENT")]
+    pub disable_agent: bool,
+
+    /// YAML config file whose keys mirror these flags; files in `<config>.d/*.yaml` are
+    /// applied after it in name order. A missing default file is fine.
+    #[arg(long, env = "CLOSET_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+
+    /// Start even though the data dir is on a network or FUSE filesystem (NFS, CIFS/SMB, 9p,
+    /// FUSE), where SQLite's locking and fsync cannot be trusted and the database can be
+    /// corrupted. Only for filesystems you know to be safe.
+    #[arg(long, env = "CLOSET_FORCE_UNSAFE_FILESYSTEM")]
+    pub force_unsafe_filesystem: bool,
+}

@@ -1,0 +1,149 @@
+//! `closet server`: preflight, certificates, store, apiserver, HTTPS, shutdown.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use anyhow::Context;
+use closet_apiserver::ApiServer;
+use closet_cli::ServerArgs;
+use closet_pki::{ClusterTls, ServingNames};
+use closet_store::sqlite::{Options, SqliteStore};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::{https, preflight};
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(serve(args));
+    // Anything still running (a stuck blocking task) must not hold the exit up.
+    runtime.shutdown_timeout(https::SHUTDOWN_GRACE);
+    result
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    // Signal handlers first: a SIGTERM during start-up then ends the start-up cleanly instead
+    // of killing the process halfway through writing certificates.
+    let stop = shutdown_signal()?;
+
+    let data_dir = &args.data_dir;
+    preflight::create_data_dir(data_dir)?;
+    preflight::check_filesystem(data_dir, args.force_unsafe_filesystem)?;
+    let _lock = preflight::DataDirLock::acquire(&data_dir.join("closet.lock"))?;
+    let listener = preflight::bind(args.bind_address, args.https_listen_port)?;
+
+    if args.disable_agent {
+        tracing::debug!("node agent disabled by --disable-agent");
+    } else {
+        tracing::info!("the node agent is not built yet; running the API server only");
+    }
+
+    let mut names = ServingNames::discover(&args.tls_san);
+    if !args.bind_address.is_unspecified() {
+        names.ips.insert(args.bind_address);
+    }
+    let tls = ClusterTls::load_or_create(&data_dir.join("server").join("tls"), &names)
+        .context("preparing the cluster certificates")?;
+    let tls_config = tls.server_config()?;
+
+    let db_dir = data_dir.join("server").join("db");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&db_dir)
+        .with_context(|| format!("cannot create {}", db_dir.display()))?;
+    let db_path = db_dir.join("state.db");
+    let store = SqliteStore::open(&db_path, Options::default())
+        .with_context(|| format!("opening the datastore {}", db_path.display()))?;
+
+    let local = local_address(args.bind_address, args.https_listen_port);
+    let config = closet_apiserver::Config {
+        advertise_address: Some(advertise_address(&args, &names).to_string()),
+    };
+    let api = ApiServer::new(store.clone(), config);
+    api.bootstrap()
+        .await
+        .context("creating the system namespaces")?;
+
+    let url = format!("https://{local}");
+    let kubeconfig = tls.admin_kubeconfig(&url)?;
+    let written = match write_kubeconfig(&args.write_kubeconfig, &kubeconfig) {
+        Ok(()) => args.write_kubeconfig.display().to_string(),
+        Err(err) => {
+            tracing::warn!(
+                "cannot write the admin kubeconfig to {}: {err:#}; `closet kubeconfig` prints it",
+                args.write_kubeconfig.display()
+            );
+            "run `closet kubeconfig`".to_owned()
+        }
+    };
+
+    tracing::info!("closet API ready at {url} (kubeconfig: {written})");
+    https::serve(listener, tls_config, api.router(), stop).await;
+
+    // The router clones are gone with the connections; dropping the last handles closes the
+    // store, which joins its writer thread, so do that off the async workers.
+    drop(api);
+    tokio::task::spawn_blocking(move || drop(store))
+        .await
+        .context("closing the datastore")?;
+    tracing::info!("closet stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!("{name} received, shutting down");
+    })
+}
+
+/// Where a client on this machine reaches the listener: the bind address, or loopback when
+/// bound to every address. This goes into the admin kubeconfig.
+fn local_address(bind: IpAddr, port: u16) -> SocketAddr {
+    let host = if bind.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bind
+    };
+    SocketAddr::new(host, port)
+}
+
+/// The address other machines should use, for legacy discovery: the bind address, or the
+/// first non-loopback address of this host when bound to every address.
+fn advertise_address(args: &ServerArgs, names: &ServingNames) -> SocketAddr {
+    let host = if args.bind_address.is_unspecified() {
+        let ipv4_first = names
+            .ips
+            .iter()
+            .filter(|ip| !ip.is_loopback())
+            .min_by_key(|ip| ip.is_ipv6());
+        ipv4_first
+            .copied()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    } else {
+        args.bind_address
+    };
+    SocketAddr::new(host, args.https_listen_port)
+}
+
+/// Writes the kubeconfig with mode 0600, creating its directory.
+fn write_kubeconfig(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    closet_pki::write_file_atomic(path, text.as_bytes(), 0o600)?;
+    Ok(())
+}
