@@ -18,6 +18,7 @@ pub mod error;
 mod filter;
 mod handlers;
 pub mod object;
+mod openapi;
 pub mod registry;
 pub mod request;
 pub mod strategy;
@@ -27,7 +28,7 @@ mod tables;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -86,6 +87,8 @@ impl ApiServer {
             .route("/healthz", get(healthy))
             .route("/livez", get(healthy))
             .route("/readyz", get(healthy))
+            .route("/openapi/v3", get(openapi_root))
+            .route("/openapi/v3/{*rest}", get(openapi_group_version))
             .fallback(handlers::serve)
             .with_state(self.shared.clone())
             .layer(middleware::from_fn(require_user))
@@ -129,6 +132,15 @@ fn go_arch() -> &'static str {
         "arm" => "arm",
         other => other,
     }
+}
+
+async fn openapi_root(State(shared): State<Arc<Shared>>) -> Response {
+    openapi::root(&shared)
+}
+
+async fn openapi_group_version(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    openapi::group_version(&shared, req.uri().path(), req.headers())
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn healthy() -> &'static str {
