@@ -19,6 +19,9 @@ pub enum Output {
     Yaml,
     /// A `meta.k8s.io/v1` Table.
     Table,
+    /// Only metadata: `PartialObjectMetadata` (lists: `PartialObjectMetadataList`), as
+    /// controllers that watch many kinds ask for.
+    Metadata,
 }
 
 /// Picks the response form from an `Accept` header: the first acceptable entry wins, as in
@@ -45,6 +48,11 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Output> {
                 None => return Ok(Output::Json),
                 Some("Table") if param("g") == Some("meta.k8s.io") && param("v") == Some("v1") => {
                     return Ok(Output::Table);
+                }
+                Some("PartialObjectMetadata" | "PartialObjectMetadataList")
+                    if param("g") == Some("meta.k8s.io") && param("v") == Some("v1") =>
+                {
+                    return Ok(Output::Metadata);
                 }
                 // Table v1beta1, PartialObjectMetadata and other views we do not serve.
                 Some(_) => continue,
@@ -134,6 +142,15 @@ fn decode_yaml(body: &[u8]) -> ApiResult<Value> {
     })
 }
 
+/// The metadata-only view of an object.
+pub fn partial(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
+}
+
 /// Serializes a response value in the negotiated form (Table is already a JSON value here).
 pub fn encode(value: &Value, output: Output) -> (&'static str, Vec<u8>) {
     match output {
@@ -144,7 +161,7 @@ pub fn encode(value: &Value, output: Output) -> (&'static str, Vec<u8>) {
                 serde_json::to_vec(value).unwrap_or_default(),
             ),
         },
-        Output::Json | Output::Table => (
+        Output::Json | Output::Table | Output::Metadata => (
             "application/json",
             serde_json::to_vec(value).unwrap_or_default(),
         ),
@@ -173,6 +190,9 @@ mod tests {
             Output::Json
         );
         assert_eq!(negotiate(Some("application/yaml")).unwrap(), Output::Yaml);
+        let meta =
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        assert_eq!(negotiate(Some(meta)).unwrap(), Output::Metadata);
         assert_eq!(negotiate(Some("text/html")).unwrap_err().code(), 406);
     }
 

@@ -29,6 +29,12 @@ pub(crate) async fn list_or_watch(shared: &Shared, call: Call) -> ApiResult<Resp
             Some(&page.meta),
             params.include_object,
         ),
+        Output::Metadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": page.meta,
+            "items": page.items.iter().map(crate::codec::partial).collect::<Vec<_>>(),
+        }),
         _ => json!({
             "kind": call.info.list_kind(),
             "apiVersion": call.info.api_version(),

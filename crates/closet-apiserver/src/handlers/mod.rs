@@ -184,6 +184,7 @@ pub(crate) fn respond_object(call: &Call, code: StatusCode, obj: &serde_json::Va
             None,
             call.include_object(),
         ),
+        Output::Metadata => codec::partial(obj),
         _ => obj.clone(),
     };
     respond_value(code, &value, call.output)

@@ -204,6 +204,7 @@ impl Encoder {
                 self.first = false;
                 table
             }
+            Output::Metadata => crate::codec::partial(&obj),
             _ => obj,
         };
         self.line(json!({"type": kind, "object": object}))

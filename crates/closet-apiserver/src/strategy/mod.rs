@@ -37,13 +37,17 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value, now: jiff::Timestamp
     let m = meta_mut(obj);
     m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     m.insert("creationTimestamp".into(), json!(timestamp(now)));
-    m.insert("generation".into(), json!(1));
     m.remove("resourceVersion");
     m.remove("deletionTimestamp");
     m.remove("deletionGracePeriodSeconds");
+    // Only objects with a desired state have generations (ConfigMaps, for one, do not).
+    if obj.get("spec").is_some() {
+        meta_mut(obj).insert("generation".into(), json!(1));
+    }
     if has_status(info) {
         set_field(obj, "status", Some(initial_status(info)));
     }
+    normalize(info, obj);
     if info.is_core("namespaces") {
         // The namespace lifecycle controller removes this finalizer once the namespace is
         // empty; until then a deleted namespace stays Terminating.
@@ -122,12 +126,46 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, scope: 
             None => m.remove(*field),
         };
     }
+    normalize(info, new);
     if scope == UpdateScope::Main && spec_changed(old, new) {
         let generation = old_meta
             .get("generation")
             .and_then(Value::as_i64)
             .unwrap_or(1);
         meta_mut(new).insert("generation".into(), json!(generation + 1));
+    }
+}
+
+/// Kind-specific rewrites applied on every write.
+fn normalize(info: &ResourceInfo, obj: &mut Value) {
+    if info.is_core("secrets") {
+        merge_string_data(obj);
+    }
+}
+
+/// A Secret's `stringData` is write-only: each entry is base64-encoded into `data`,
+/// replacing the same key there, and `stringData` itself is never stored.
+fn merge_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(map) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Value::Object(data) = data {
+        for (k, v) in string_data {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            data.insert(k, Value::String(encoded));
+        }
     }
 }
 

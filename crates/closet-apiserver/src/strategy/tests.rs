@@ -10,8 +10,7 @@ fn info(group: &str, plural: &str) -> std::sync::Arc<ResourceInfo> {
 #[test]
 fn create_sets_server_fields_and_resets_status() {
     let pods = info("", "pods");
-    let mut pod =
-        json!({"metadata": {"name": "p", "resourceVersion": "9"}, "status": {"phase": "Running"}});
+    let mut pod = json!({"metadata": {"name": "p", "resourceVersion": "9"}, "spec": {}, "status": {"phase": "Running"}});
     prepare_create(&pods, &mut pod, jiff::Timestamp::UNIX_EPOCH);
     assert_eq!(pod["status"], json!({"phase": "Pending"}));
     assert_eq!(pod["metadata"]["generation"], 1);
@@ -23,6 +22,19 @@ fn create_sets_server_fields_and_resets_status() {
     let mut cm = json!({"metadata": {"name": "c"}, "data": {"a": "b"}});
     prepare_create(&cms, &mut cm, jiff::Timestamp::UNIX_EPOCH);
     assert!(cm.get("status").is_none());
+    assert!(cm["metadata"].get("generation").is_none());
+}
+
+#[test]
+fn secret_string_data_merges_into_data() {
+    let secrets = info("", "secrets");
+    let mut s = json!({"metadata": {"name": "s"}, "data": {"user": "YWRtaW4=", "password": "b2xk"}, "stringData": {"password": "hunter2"}});
+    prepare_create(&secrets, &mut s, jiff::Timestamp::UNIX_EPOCH);
+    assert_eq!(
+        s["data"],
+        json!({"user": "YWRtaW4=", "password": "aHVudGVyMg=="})
+    );
+    assert!(s.get("stringData").is_none());
 }
 
 #[test]

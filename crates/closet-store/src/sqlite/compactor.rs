@@ -134,41 +134,35 @@ pub(crate) fn run(
     signal: Arc<Signal>,
     options: Options,
 ) {
-    let mut first = true;
-    while first || signal.wait() {
-        first = false;
-        // Once started, a round runs down to the target so the log does not creep upwards by
-        // almost a batch after every burst.
-        let mut compacted_any = false;
-        while let Some(upto) = due(&shared, &options, 1) {
-            if !compacted_any && due(&shared, &options, options.compact_batch).is_none() {
-                break;
+    loop {
+        // A round runs down to the target seen when it started, not chasing new writes: under
+        // constant churn that would turn into one tiny compaction per write.
+        if let Some(goal) = due(&shared, &options, options.compact_batch) {
+            while shared.compacted_revision() < goal {
+                if signal.stopped() {
+                    return;
+                }
+                let (reply, done) = oneshot::channel();
+                let max_rows = options.compact_batch;
+                let request = Request::Compact {
+                    upto: goal,
+                    max_rows,
+                    reply,
+                };
+                if requests.send(request).is_err() || !matches!(done.blocking_recv(), Ok(Ok(_))) {
+                    return;
+                }
             }
-            if signal.stopped() {
-                return;
-            }
-            let (reply, done) = oneshot::channel();
-            let request = Request::Compact {
-                upto,
-                max_rows: options.compact_batch,
-                reply,
-            };
-            if requests.send(request).is_err() || !matches!(done.blocking_recv(), Ok(Ok(_))) {
-                return;
-            }
-            compacted_any = true;
-        }
-        if compacted_any {
-            tracing::debug!(
-                compacted = shared.compacted_revision(),
-                "compacted the revision log"
-            );
+            tracing::debug!(compacted = goal, "compacted the revision log");
             let (reply, done) = oneshot::channel();
             if requests.send(Request::Maintain { reply }).is_err()
                 || !matches!(done.blocking_recv(), Ok(Ok(())))
             {
                 return;
             }
+        }
+        if !signal.wait() {
+            return;
         }
     }
 }

@@ -95,6 +95,9 @@ impl SqliteStore {
     /// Blocks briefly on file I/O. It needs no runtime itself, but `get` and `list` must then
     /// be awaited inside a tokio runtime. The watch history starts empty: a watch from before
     /// the current revision fails with [`StoreError::Compacted`].
+    ///
+    /// Only one store, in one process, may have a file open at a time: a second writer would
+    /// make the first one's commits fail, and a failed commit stops the store for good.
     pub fn open(path: &Path, options: Options) -> Result<Arc<Self>, StoreError> {
         let options = options.normalized();
         let conn = schema::open_writer(path, options.busy_timeout, options.wal_size_limit)?;

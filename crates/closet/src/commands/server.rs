@@ -83,8 +83,25 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         }
     };
 
+    // One shutdown signal, fanned out to the listener and the controllers.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stopping_tx.send(true);
+    });
+    let controllers = tokio::spawn(closet_controllers::run(
+        in_process_client(&api, CONTROLLERS_USER),
+        stopped(stopping.clone()),
+    ));
+
     tracing::info!("closet API ready at {url} (kubeconfig: {written})");
-    https::serve(listener, tls_config, api.router(), stop).await;
+    https::serve(listener, tls_config, api.router(), stopped(stopping)).await;
+    if tokio::time::timeout(https::SHUTDOWN_GRACE, controllers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("controllers did not stop in time");
+    }
 
     // The router clones are gone with the connections; dropping the last handles closes the
     // store, which joins its writer thread, so do that off the async workers.
@@ -94,6 +111,24 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .context("closing the datastore")?;
     tracing::info!("closet stopped");
     Ok(())
+}
+
+/// The identity of the in-process controllers.
+const CONTROLLERS_USER: &str = "system:closet:controllers";
+
+/// A Kubernetes client that calls the apiserver's router directly, as `user`: every
+/// component speaks the real API, with no socket in between (DESIGN.md §2).
+fn in_process_client(api: &ApiServer, user: &str) -> kube::Client {
+    let identity = closet_apiserver::auth::User {
+        name: user.to_string(),
+        groups: vec!["system:masters".to_string()],
+    };
+    kube::Client::new(api.router_as(identity), "default")
+}
+
+/// Resolves once the shutdown flag is raised (or its sender is gone).
+async fn stopped(mut flag: tokio::sync::watch::Receiver<bool>) {
+    let _ = flag.wait_for(|stop| *stop).await;
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -1,0 +1,333 @@
+//! A real `closet server` process in a temporary data dir, on a free port of 127.0.0.1.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::process::{self, sigterm, wait_timeout};
+use crate::raw;
+
+/// How long a start may take before the harness gives up (scaled by the patience).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long SIGTERM may take.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How many log lines go into a failure message.
+const LOG_TAIL_LINES: usize = 80;
+
+/// A running (or stopped) closet server owned by one test, or shared by a test binary.
+pub struct Cluster {
+    dir: TempDir,
+    port: u16,
+    running: Mutex<Option<Running>>,
+    starts: Mutex<u32>,
+}
+
+struct Running {
+    child: Child,
+    watchdog: Option<Child>,
+}
+
+impl Cluster {
+    /// Starts a server in a fresh temp dir on a free port and waits until `/readyz` answers.
+    pub fn start() -> Self {
+        crate::install_crypto();
+        let dir = tempfile::Builder::new()
+            .prefix("closet-e2e-")
+            .tempdir()
+            .expect("create a temp dir for the cluster");
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            running: Mutex::new(None),
+            starts: 0.into(),
+        };
+        cluster.spawn(false);
+        cluster
+    }
+
+    /// One cluster per test binary, started on first use, for tests that each work in their
+    /// own namespace. It is never dropped: its watchdog kills it and removes its data dir
+    /// when the test binary exits.
+    pub fn shared() -> &'static Self {
+        static SHARED: OnceLock<Cluster> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            crate::install_crypto();
+            let dir = tempfile::Builder::new()
+                .prefix("closet-e2e-shared-")
+                .tempdir()
+                .expect("create a temp dir for the cluster");
+            let cluster = Self {
+                dir,
+                port: free_port(),
+                running: Mutex::new(None),
+                starts: 0.into(),
+            };
+            cluster.spawn(true);
+            cluster
+        })
+    }
+
+    /// The port the API listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's `--data-dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The admin kubeconfig the server wrote (`--write-kubeconfig`).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    /// The file holding the server's stdout and stderr, across restarts.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// A scratch directory beside the data dir (kubectl's cache lives here).
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The whole server log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The last lines of the server log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[from..].join("\n")
+    }
+
+    /// Panics with `msg` followed by the tail of the server log.
+    #[track_caller]
+    pub fn fail(&self, msg: impl std::fmt::Display) -> ! {
+        panic!(
+            "{msg}\n--- closet server log (last {LOG_TAIL_LINES} lines) ---\n{}",
+            self.log_tail()
+        )
+    }
+
+    /// A raw HTTPS connection factory; with `client_cert` false it is anonymous.
+    pub fn raw(&self, client_cert: bool) -> raw::Tls {
+        raw::Tls::from_kubeconfig(&self.kubeconfig(), self.port, client_cert)
+            .unwrap_or_else(|e| self.fail(e))
+    }
+
+    /// A kube-rs client over TLS with the admin certificate. Build one per test: a client
+    /// keeps connections on the runtime that created it.
+    pub async fn client(&self) -> kube::Client {
+        let config = self.client_config().await;
+        kube::Client::try_from(config).unwrap_or_else(|e| self.fail(format!("kube client: {e}")))
+    }
+
+    /// The kube-rs configuration read from the admin kubeconfig.
+    pub async fn client_config(&self) -> kube::Config {
+        crate::install_crypto();
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig())
+            .unwrap_or_else(|e| self.fail(format!("read kubeconfig: {e}")));
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap_or_else(|e| self.fail(format!("kubeconfig to kube config: {e}")))
+    }
+
+    /// SIGKILLs the server and reaps it.
+    pub fn kill9(&self) {
+        let mut running = self.lock();
+        if let Some(mut r) = running.take() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+            r.stop_watchdog();
+        }
+    }
+
+    /// SIGTERMs the server and asserts that it exits 0 in time.
+    pub fn stop(&self) {
+        let Some(mut r) = self.lock().take() else {
+            return;
+        };
+        sigterm(r.child.id());
+        let status = wait_timeout(&mut r.child, crate::scaled(STOP_TIMEOUT));
+        r.stop_watchdog();
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => self.fail(format!("closet server exited with {s} after SIGTERM")),
+            None => {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+                self.fail(format!(
+                    "closet server still running {STOP_TIMEOUT:?} after SIGTERM"
+                ))
+            }
+        }
+    }
+
+    /// Starts the server again on the same data dir and port (after [`Cluster::kill9`] or
+    /// [`Cluster::stop`]; a running server is killed first).
+    pub fn restart(&self) {
+        self.kill9();
+        self.spawn(false);
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&self) -> bool {
+        let mut running = self.lock();
+        match running.as_mut() {
+            Some(r) => matches!(r.child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Running>> {
+        // A test that panicked while holding the lock leaves nothing half-done in it.
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn spawn(&self, remove_dir_on_exit: bool) {
+        let binary = closet_binary();
+        let start = {
+            let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+            *starts += 1;
+            *starts
+        };
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open the server log");
+        let _ = writeln!(
+            log,
+            "=== closet-e2e: start {start} on port {} ===",
+            self.port
+        );
+        let log_err = log.try_clone().expect("clone the log file handle");
+        // An explicit config file must exist; this one only restates a flag.
+        let config = self.dir.path().join("config.yaml");
+        std::fs::write(&config, "disable-agent: true\n").expect("write the server config file");
+        let mut cmd = Command::new(&binary);
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--https-listen-port", &self.port.to_string()])
+            .args(["--bind-address", "127.0.0.1"])
+            .arg("--write-kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--config")
+            .arg(self.dir.path().join("config.yaml"))
+            .arg("--disable-agent")
+            // Plain log lines: the log is read by people and searched by tests.
+            .env("NO_COLOR", "1")
+            .env(
+                "CLOSET_LOG",
+                std::env::var("CLOSET_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        let cleanup = remove_dir_on_exit.then(|| self.dir.path());
+        let watchdog = process::watchdog(child.id(), cleanup);
+        *self.lock() = Some(Running { child, watchdog });
+        self.wait_ready();
+    }
+
+    /// Waits until `/readyz` answers 200 over TLS, failing early if the process exits.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + crate::scaled(START_TIMEOUT);
+        let mut last;
+        loop {
+            if let Some(r) = self.lock().as_mut()
+                && let Ok(Some(status)) = r.child.try_wait()
+            {
+                self.fail(format!(
+                    "closet server exited with {status} before it was ready"
+                ));
+            }
+            if self.kubeconfig().exists() {
+                match raw::Tls::from_kubeconfig(&self.kubeconfig(), self.port, true)
+                    .and_then(|tls| tls.send(&raw::Request::get("/readyz")))
+                {
+                    Ok(resp) if resp.status == 200 => return,
+                    Ok(resp) => last = format!("/readyz answered {}: {}", resp.status, resp.text()),
+                    Err(e) => last = e,
+                }
+            } else {
+                last = format!("{} not written yet", self.kubeconfig().display());
+            }
+            if Instant::now() >= deadline {
+                self.fail(format!(
+                    "closet server not ready after {START_TIMEOUT:?}: {last}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Running {
+    fn stop_watchdog(&mut self) {
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- closet server log (last {LOG_TAIL_LINES} lines) ---\n{}",
+                self.log_tail()
+            );
+        }
+        self.kill9();
+    }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The binary under test: `$CLOSET_E2E_BINARY` if set (a release build, say), otherwise
+/// `target/<profile>/closet`, found by walking up from this test binary
+/// (`target/<profile>/deps/<test>-<hash>`).
+pub fn closet_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("CLOSET_E2E_BINARY") {
+                return PathBuf::from(path);
+            }
+            let exe = std::env::current_exe().expect("path of the test binary");
+            let found = exe.ancestors().skip(1).map(|dir| dir.join("closet")).find(|p| p.is_file());
+            found.unwrap_or_else(|| {
+                panic!(
+                    "no closet binary next to {} or above it: build it with `cargo build -p closet`",
+                    exe.display()
+                )
+            })
+        })
+        .clone()
+}
