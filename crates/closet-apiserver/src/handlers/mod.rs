@@ -5,6 +5,7 @@ mod delete;
 mod list;
 mod patch;
 mod read;
+mod scale;
 mod update;
 mod watch;
 
@@ -117,6 +118,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
     match (&parts.method, named, sub.as_deref()) {
         (&Method::GET, false, None) => list::list_or_watch(&shared, call).await,
         (&Method::GET, true, None | Some("status")) => read::get(&shared, call).await,
+        (&Method::GET, true, Some("scale")) => scale::get(&shared, call).await,
+        (&Method::PUT, true, Some("scale")) => scale::write(&shared, call, false).await,
+        (&Method::PATCH, true, Some("scale")) => scale::write(&shared, call, true).await,
         (&Method::POST, false, None) => create::create(&shared, call).await,
         (&Method::POST, true, Some("binding")) => create::bind(&shared, call).await,
         (&Method::PUT, true, None) => update::update(&shared, call, UpdateScope::Main).await,

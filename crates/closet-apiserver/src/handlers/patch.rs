@@ -12,63 +12,88 @@ use crate::Shared;
 use crate::codec::MAX_BODY_BYTES;
 use crate::error::{ApiError, ApiResult};
 use crate::object;
+use crate::registry::ResourceInfo;
 use crate::strategy::{self, UpdateScope};
 
 /// The patch formats understood.
-enum Patch {
+pub(crate) enum PatchBody {
+    /// RFC 6902 operations.
     Json(json_patch::Patch),
+    /// RFC 7386 merge patch.
     Merge(Value),
+}
+
+impl PatchBody {
+    /// Decodes the body by its Content-Type.
+    pub(crate) fn decode(call: &Call) -> ApiResult<Self> {
+        let content_type = call.content_type().unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !matches!(
+            media,
+            "application/json-patch+json" | "application/merge-patch+json"
+        ) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let body: Value = serde_json::from_slice(&call.body).map_err(|e| {
+            ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
+        })?;
+        if media == "application/json-patch+json" {
+            let ops = serde_json::from_value(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+            Ok(Self::Json(ops))
+        } else if body.is_object() {
+            Ok(Self::Merge(body))
+        } else {
+            Err(ApiError::bad_request("a merge patch must be a JSON object"))
+        }
+    }
+
+    /// A `resourceVersion` inside a merge patch is a precondition, as upstream treats it.
+    fn precondition(&self) -> ApiResult<Option<i64>> {
+        let Self::Merge(body) = self else {
+            return Ok(None);
+        };
+        let rv = body
+            .get("metadata")
+            .and_then(|m| m.get("resourceVersion"))
+            .and_then(Value::as_str);
+        match rv {
+            Some(rv) if !rv.is_empty() => Ok(Some(object::parse_revision(rv)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Applies the patch to `target`.
+    pub(crate) fn apply_to(
+        &self,
+        target: &Value,
+        info: &ResourceInfo,
+        name: &str,
+    ) -> ApiResult<Value> {
+        let mut patched = target.clone();
+        match self {
+            Self::Json(ops) => json_patch::patch(&mut patched, ops).map_err(|e| {
+                let why = format!("the JSON patch could not be applied: {e}");
+                ApiError::invalid(info, name, vec![FieldError::invalid("", "", why)])
+            })?,
+            Self::Merge(body) => json_patch::merge(&mut patched, body),
+        }
+        if serde_json::to_vec(&patched).map_or(0, |b| b.len()) > MAX_BODY_BYTES {
+            return Err(ApiError::too_large(MAX_BODY_BYTES));
+        }
+        Ok(patched)
+    }
 }
 
 /// `PATCH .../{name}[/status]`.
 pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> ApiResult<Response> {
     let params = WriteParams::parse(&call.query, WriteVerb::Patch).map_err(params_error)?;
-    let content_type = call.content_type().unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(
-        media,
-        "application/json-patch+json" | "application/merge-patch+json"
-    ) {
-        return Err(ApiError::unsupported_media_type());
-    }
-    let body: Value = serde_json::from_slice(&call.body).map_err(|e| {
-        ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
-    })?;
-    let patch = if media == "application/json-patch+json" {
-        Patch::Json(
-            serde_json::from_value(body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
-        )
-    } else if body.is_object() {
-        Patch::Merge(body)
-    } else {
-        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-    };
-    // A resourceVersion inside a merge patch is a precondition, as upstream treats it.
-    let precondition = match &patch {
-        Patch::Merge(body) => {
-            match body
-                .get("metadata")
-                .and_then(|m| m.get("resourceVersion"))
-                .and_then(Value::as_str)
-            {
-                Some(rv) if !rv.is_empty() => Some(object::parse_revision(rv)?),
-                _ => None,
-            }
-        }
-        Patch::Json(_) => None,
-    };
+    let body = PatchBody::decode(&call)?;
+    let precondition = body.precondition()?;
     let info = call.info.clone();
     let name = call.name().to_string();
     let (code, result) = apply(shared, &call, precondition, params.dry_run, |current| {
-        let mut patched = current.clone();
-        match &patch {
-            Patch::Json(ops) => json_patch::patch(&mut patched, ops).map_err(|e| {
-                let why = format!("the JSON patch could not be applied: {e}");
-                ApiError::invalid(&info, &name, vec![FieldError::invalid("", "", why)])
-            })?,
-            Patch::Merge(body) => json_patch::merge(&mut patched, body),
-        }
+        let mut patched = body.apply_to(current, &info, &name)?;
         check_patched(current, &patched)?;
         strategy::prepare_update(&info, current, &mut patched, scope);
         Ok(patched)
@@ -77,11 +102,8 @@ pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> Ap
     Ok(respond_object(&call, code, &result))
 }
 
-/// A patch may not grow an object past the body limit, nor change what identifies it.
+/// A patch may not change what identifies an object.
 fn check_patched(current: &Value, patched: &Value) -> ApiResult<()> {
-    if serde_json::to_vec(patched).map_or(0, |b| b.len()) > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(MAX_BODY_BYTES));
-    }
     for field in ["kind", "apiVersion"] {
         if patched.get(field) != current.get(field) {
             return Err(ApiError::bad_request(format!(
