@@ -9,18 +9,6 @@ use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceInfo;
 
-/// Verbs every resource serves.
-const VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 /// Which aggregated-discovery version a client asked for, if any.
 fn aggregated_version(accept: Option<&str>) -> Option<&'static str> {
     for entry in accept?.split(',') {
@@ -131,7 +119,7 @@ pub(crate) fn resource_list(shared: &Shared, group: &str, version: &str) -> ApiR
             "singularName": info.singular,
             "namespaced": info.namespaced,
             "kind": info.kind,
-            "verbs": VERBS,
+            "verbs": info.verbs,
             "shortNames": info.short_names,
             "categories": info.categories,
         }));
@@ -244,7 +232,7 @@ fn aggregated_resource(info: &ResourceInfo) -> Value {
         "singularResource": info.singular,
         "scope": if info.namespaced { "Namespaced" } else { "Cluster" },
         "responseKind": {"group": info.group, "version": info.version, "kind": info.kind},
-        "verbs": VERBS,
+        "verbs": info.verbs,
     });
     if !info.short_names.is_empty() {
         value["shortNames"] = json!(info.short_names);

@@ -303,3 +303,44 @@ async fn unauthenticated_requests_get_401_in_process_too() {
         ("1", "35")
     );
 }
+
+#[tokio::test]
+async fn reviews_answer_for_the_caller() {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let s = server().await;
+    let whoami: Api<SelfSubjectReview> = Api::all(s.client.clone());
+    let answer = whoami
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .unwrap();
+    let user = answer.status.unwrap().user_info.unwrap();
+    assert_eq!(user.username.as_deref(), Some("test-admin"));
+    assert!(user.groups.unwrap().contains(&"system:masters".to_string()));
+
+    let can_i: Api<SelfSubjectAccessReview> = Api::all(s.client.clone());
+    let question = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("get".into()),
+                resource: Some("pods".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = can_i
+        .create(&PostParams::default(), &question)
+        .await
+        .unwrap();
+    assert!(answer.status.unwrap().allowed);
+    // Reviews are not stored: listing them is not a served verb.
+    let err = can_i.list(&ListParams::default()).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 405),
+        "{err:?}"
+    );
+}

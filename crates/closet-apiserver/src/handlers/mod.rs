@@ -5,6 +5,7 @@ mod delete;
 mod list;
 mod patch;
 mod read;
+mod review;
 mod scale;
 mod update;
 mod watch;
@@ -41,6 +42,8 @@ pub(crate) struct Call {
     pub(crate) body: Bytes,
     /// Response form from `Accept`.
     pub(crate) output: Output,
+    /// Who is calling.
+    pub(crate) user: Option<crate::auth::User>,
 }
 
 impl Call {
@@ -103,6 +106,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         PathKind::Other => return Err(ApiError::path_not_found(parts.uri.path())),
     };
     let info = resolve(&shared, &target, parts.uri.path())?;
+    let user = parts.extensions.get::<crate::auth::User>().cloned();
     let output = codec::negotiate(accept)?;
     let body = read_body(body).await?;
     let call = Call {
@@ -112,9 +116,19 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         headers: parts.headers,
         body,
         output,
+        user,
     };
     let sub = call.target.subresource.clone();
     let named = call.target.name.is_some();
+    if call.info.is_review() {
+        return match (&parts.method, named, &sub) {
+            (&Method::POST, false, None) => review::create(call),
+            (method, _, _) => Err(ApiError::method_not_allowed(
+                Some(&call.info),
+                &method.as_str().to_lowercase(),
+            )),
+        };
+    }
     match (&parts.method, named, sub.as_deref()) {
         (&Method::GET, false, None) => list::list_or_watch(&shared, call).await,
         (&Method::GET, true, None | Some("status")) => read::get(&shared, call).await,

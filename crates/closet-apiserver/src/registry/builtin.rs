@@ -121,6 +121,25 @@ const TABLE: &[Row] = &[
     Row { group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", short: &[], all: false, scope: Cluster, subresources: NONE, name_rule: S, fields: NONE },
 ];
 
+/// Every verb a stored kind serves.
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// Review kinds: a client POSTs a question and gets the answer back; nothing is stored.
+const REVIEWS: &[(&str, &str)] = &[
+    ("authentication.k8s.io", "SelfSubjectReview"),
+    ("authorization.k8s.io", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "SelfSubjectRulesReview"),
+];
+
 /// Discovery order of groups: core first, then as upstream lists them.
 const GROUP_ORDER: &[&str] = &[
     "",
@@ -137,6 +156,8 @@ const GROUP_ORDER: &[&str] = &[
     "scheduling.k8s.io",
     "coordination.k8s.io",
     "discovery.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
 ];
 
 /// Sort key of a group in discovery; unknown groups (CRDs) go last, alphabetically.
@@ -168,6 +189,21 @@ pub(super) fn resources() -> Vec<ResourceInfo> {
             subresources: r.subresources.iter().map(|s| s.to_string()).collect(),
             name_rule: r.name_rule,
             field_selectors: r.fields.iter().map(|s| s.to_string()).collect(),
+            verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
         })
+        .chain(REVIEWS.iter().map(|(group, kind)| ResourceInfo {
+            group: group.to_string(),
+            version: "v1".into(),
+            kind: kind.to_string(),
+            plural: format!("{}s", kind.to_lowercase()),
+            singular: String::new(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            namespaced: false,
+            subresources: Vec::new(),
+            name_rule: NameRule::Subdomain,
+            field_selectors: Vec::new(),
+            verbs: vec!["create".into()],
+        }))
         .collect()
 }

@@ -45,6 +45,8 @@ pub struct ResourceInfo {
     pub name_rule: NameRule,
     /// Field selectors this kind supports besides `metadata.name` and `metadata.namespace`.
     pub field_selectors: Vec<String>,
+    /// Verbs served; review kinds (SelfSubjectAccessReview...) only answer `create`.
+    pub verbs: Vec<String>,
 }
 
 impl ResourceInfo {
@@ -65,6 +67,11 @@ impl ResourceInfo {
     /// Whether this is the core-group resource `plural`.
     pub fn is_core(&self, plural: &str) -> bool {
         self.group.is_empty() && self.plural == plural
+    }
+
+    /// Whether this is a review: a create-only kind computed per request, never stored.
+    pub fn is_review(&self) -> bool {
+        self.verbs.len() == 1 && self.verbs[0] == "create"
     }
 
     /// Whether `sub` is served for this resource.
