@@ -13,6 +13,7 @@
 pub mod auth;
 mod bootstrap;
 pub mod codec;
+mod crd;
 mod discovery;
 pub mod error;
 mod filter;
@@ -76,7 +77,8 @@ impl ApiServer {
     /// Creates what every cluster has: the system namespaces and their `default`
     /// ServiceAccounts. Idempotent, so it runs at every start.
     pub async fn bootstrap(&self) -> Result<(), closet_store::StoreError> {
-        bootstrap::run(&self.shared).await
+        bootstrap::run(&self.shared).await?;
+        crd::load_all(&self.shared).await
     }
 
     /// The router serving the whole API. Clone-cheap; serve it over HTTPS or hand it to

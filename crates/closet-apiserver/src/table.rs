@@ -17,32 +17,23 @@ pub(crate) fn from_objects(
     include: IncludeObject,
 ) -> Value {
     let now = jiff::Timestamp::now();
-    let definitions: Vec<Value> = tables::columns(&info.group, &info.plural)
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "type": c.kind,
-                "format": c.format,
-                "description": c.description,
-                "priority": c.priority,
-            })
-        })
-        .collect();
+    let custom = info.custom.as_ref().map(|c| c.printer_columns.as_slice());
+    let definitions: Vec<Value> = match custom {
+        Some(columns) => crate::crd::table_columns(columns),
+        None => builtin_definitions(info),
+    };
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
-            let mut row = json!({"cells": tables::cells(&info.group, &info.plural, obj, now)});
+            let cells = match custom {
+                Some(columns) => crate::crd::cells(columns, obj, now),
+                None => tables::cells(&info.group, &info.plural, obj, now),
+            };
+            let mut row = json!({ "cells": cells });
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Object => row["object"] = obj.clone(),
-                IncludeObject::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": object::meta(obj).cloned().unwrap_or_default(),
-                    });
-                }
+                IncludeObject::Metadata => row["object"] = crate::codec::partial(obj),
             }
             row
         })
@@ -60,4 +51,19 @@ pub(crate) fn from_objects(
         "columnDefinitions": definitions,
         "rows": rows,
     })
+}
+
+fn builtin_definitions(info: &ResourceInfo) -> Vec<Value> {
+    tables::columns(&info.group, &info.plural)
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "type": c.kind,
+                "format": c.format,
+                "description": c.description,
+                "priority": c.priority,
+            })
+        })
+        .collect()
 }

@@ -61,6 +61,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
                 if call.info.is_core("namespaces") {
                     crate::bootstrap::ensure_default_service_account(shared, &name).await;
                 }
+                crate::crd::on_change(shared, &call.info, &candidate, false).await;
                 return Ok(respond_object(&call, StatusCode::CREATED, &candidate));
             }
             Err(StoreError::AlreadyExists { .. })

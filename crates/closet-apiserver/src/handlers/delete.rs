@@ -111,14 +111,14 @@ async fn delete_one(
                 if options.dry_run {
                     return Ok(Outcome::Removed(obj));
                 }
-                shared
-                    .store
-                    .delete(key, Some(kv.mod_revision))
-                    .await
-                    .map(|kv| {
+                match shared.store.delete(key, Some(kv.mod_revision)).await {
+                    Ok(kv) => {
                         object::set_resource_version(&mut obj, kv.mod_revision);
-                        Outcome::Removed(obj)
-                    })
+                        crate::crd::on_change(shared, &call.info, &obj, true).await;
+                        Ok(Outcome::Removed(obj))
+                    }
+                    Err(err) => Err(err),
+                }
             }
         };
         match result {

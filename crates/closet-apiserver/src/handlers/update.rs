@@ -89,7 +89,8 @@ where
         if dry_run {
             return Ok((StatusCode::OK, next));
         }
-        let result = if strategy::ready_to_remove(&call.info, &next) {
+        let removing = strategy::ready_to_remove(&call.info, &next);
+        let result = if removing {
             shared.store.delete(&key, Some(kv.mod_revision)).await
         } else {
             shared
@@ -100,6 +101,7 @@ where
         match result {
             Ok(written) => {
                 object::set_resource_version(&mut next, written.mod_revision);
+                crate::crd::on_change(shared, &call.info, &next, removing).await;
                 return Ok((StatusCode::OK, next));
             }
             Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,

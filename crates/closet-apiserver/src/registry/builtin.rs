@@ -122,7 +122,7 @@ const TABLE: &[Row] = &[
 ];
 
 /// Every verb a stored kind serves.
-const ALL_VERBS: &[&str] = &[
+pub(crate) const ALL_VERBS: &[&str] = &[
     "create",
     "delete",
     "deletecollection",
@@ -190,6 +190,7 @@ pub(super) fn resources() -> Vec<ResourceInfo> {
             name_rule: r.name_rule,
             field_selectors: r.fields.iter().map(|s| s.to_string()).collect(),
             verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
+            custom: None,
         })
         .chain(REVIEWS.iter().map(|(group, kind)| ResourceInfo {
             group: group.to_string(),
@@ -204,6 +205,7 @@ pub(super) fn resources() -> Vec<ResourceInfo> {
             name_rule: NameRule::Subdomain,
             field_selectors: Vec::new(),
             verbs: vec!["create".into()],
+            custom: None,
         }))
         .collect()
 }

@@ -6,6 +6,8 @@
 
 mod builtin;
 
+pub(crate) use builtin::ALL_VERBS;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -47,6 +49,8 @@ pub struct ResourceInfo {
     pub field_selectors: Vec<String>,
     /// Verbs served; review kinds (SelfSubjectAccessReview...) only answer `create`.
     pub verbs: Vec<String>,
+    /// What a CustomResourceDefinition declares for this resource; `None` for built-ins.
+    pub custom: Option<Arc<crate::crd::CustomInfo>>,
 }
 
 impl ResourceInfo {
@@ -165,6 +169,12 @@ impl Registry {
         }
         groups.sort_by_key(|(g, _)| builtin::group_rank(g));
         groups
+    }
+
+    /// Removes every version of `group/plural` (a deleted or changed CustomResourceDefinition).
+    pub fn remove(&self, group: &str, plural: &str) {
+        let mut map = self.by_path.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|(g, _, p), _| !(g == group && p == plural));
     }
 
     /// Adds or replaces a resource (CustomResourceDefinitions).

@@ -141,6 +141,26 @@ fn normalize(info: &ResourceInfo, obj: &mut Value) {
     if info.is_core("secrets") {
         merge_string_data(obj);
     }
+    if is_crd(info) {
+        let accepted = crate::crd::accepted_status(obj, &timestamp(jiff::Timestamp::now()));
+        let status = obj.get("status").cloned().unwrap_or_else(|| json!({}));
+        // Keep the original transition times once the CRD has been accepted.
+        let keep = status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        let mut next = if keep { status } else { accepted.clone() };
+        next["acceptedNames"] = accepted["acceptedNames"].clone();
+        next["storedVersions"] = accepted["storedVersions"].clone();
+        set_field(obj, "status", Some(next));
+    }
+    if let Some(schema) = info.custom.as_ref().and_then(|c| c.schema.as_ref()) {
+        crate::crd::schema::prune_and_default(schema, obj);
+    }
+}
+
+fn is_crd(info: &ResourceInfo) -> bool {
+    info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions"
 }
 
 /// A Secret's `stringData` is write-only: each entry is base64-encoded into `data`,
@@ -203,6 +223,12 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
         for why in name_errors(info.name_rule, name) {
             errors.push(FieldError::invalid("metadata.name", name, why));
         }
+    }
+    if is_crd(info) {
+        errors.extend(crate::crd::validate(obj));
+    }
+    if let Some(schema) = info.custom.as_ref().and_then(|c| c.schema.as_ref()) {
+        errors.extend(crate::crd::schema::validate(schema, obj));
     }
     if let Some(m) = meta(obj) {
         if let Some(labels) = m.get("labels") {

@@ -153,6 +153,11 @@ fn find(group: &str, resource: &str) -> Option<&'static Printer> {
 /// The columns for a resource, by API group and plural resource name (e.g. `("", "pods")`,
 /// `("apps", "deployments")`). Unknown resources (CRDs without printer columns) get the
 /// default Name + Created At columns.
+/// An age as kubectl shows it (`5m`, `3d4h`), or `<unknown>`.
+pub(crate) fn human_age(t: Option<Timestamp>, now: Timestamp) -> String {
+    format::since(t, now)
+}
+
 pub(crate) fn columns(group: &str, resource: &str) -> &'static [Column] {
     find(group, resource).map_or(DEFAULT_COLUMNS, |p| p.columns)
 }
