@@ -53,7 +53,14 @@ fn custom_resources_follow_their_definition() {
     ]);
 
     let gadget = ns.write("gadget.yaml", GADGET);
-    ns.kubectl_ok(&["create", "-f", &gadget]);
+    // kubectl asks for strict validation by default: unknown fields are refused...
+    let strict = ns.kubectl_err(&["create", "-f", &gadget]);
+    assert!(
+        strict.contains(r#"unknown field "spec.unknownField""#),
+        "{strict}"
+    );
+    // ...and pruned when validation is off.
+    ns.kubectl_ok(&["create", "--validate=false", "-f", &gadget]);
     let table = ns.kubectl_ok(&["get", "gdg"]);
     let header: Vec<&str> = table
         .lines()

@@ -76,6 +76,54 @@ fn walk_mut(schema: &Value, value: &mut Value, depth: usize, root: bool) {
     }
 }
 
+/// Fields of `obj` the schema does not know (what pruning would drop), as dotted paths.
+pub(crate) fn unknown_fields(schema: &Value, obj: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_unknown(schema, obj, "", 0, &mut found);
+    found
+}
+
+fn collect_unknown(
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    depth: usize,
+    found: &mut Vec<String>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            let open = preserves_unknown(schema)
+                || schema
+                    .get("x-kubernetes-embedded-resource")
+                    .and_then(Value::as_bool)
+                    == Some(true);
+            for (k, v) in map {
+                if path.is_empty() && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                match props.and_then(|p| p.get(k)).or(additional) {
+                    Some(child) => collect_unknown(child, v, &join(path, k), depth + 1, found),
+                    None if !open => found.push(join(path, k)),
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    collect_unknown(item_schema, item, &format!("{path}[{i}]"), depth + 1, found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Checks `obj` against the schema; returns upstream-style field errors.
 pub(crate) fn validate(schema: &Value, obj: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -276,6 +324,8 @@ mod tests {
         assert_eq!(obj["spec"]["extra"]["anything"], 1);
         assert_eq!(obj["spec"]["labels"]["a"], "b");
         assert!(obj.get("status").is_none());
+        let fresh = json!({"spec": {"size": 2, "junk": true, "extra": {"x": 1}}, "status": {}});
+        assert_eq!(unknown_fields(&schema(), &fresh), ["spec.junk", "status"]);
         assert_eq!(obj["metadata"]["unknown"], 1);
         assert!(validate(&schema(), &obj).is_empty());
     }

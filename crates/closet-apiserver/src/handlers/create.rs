@@ -24,6 +24,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
     let mut obj = codec::decode_object(call.content_type(), &call.body)?;
     check_type_meta(&call.info, &mut obj)?;
     place_in_namespace(&call, &mut obj)?;
+    let warnings = super::field_problems(&call, params.field_validation, &obj)?;
     // A generated name is retried on collision; a name the client chose is not.
     let generate = object::meta_str(&obj, "generateName")
         .filter(|g| !g.is_empty() && object::name(&obj).is_empty())
@@ -48,7 +49,8 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
             return Err(ApiError::invalid(&call.info, &name, errors));
         }
         if params.dry_run {
-            return Ok(respond_object(&call, StatusCode::CREATED, &candidate));
+            let resp = respond_object(&call, StatusCode::CREATED, &candidate);
+            return Ok(super::with_warnings(resp, &warnings));
         }
         let key = call.info.key_for(call.namespace(), &name);
         match shared
@@ -62,7 +64,8 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
                     crate::bootstrap::ensure_default_service_account(shared, &name).await;
                 }
                 crate::crd::on_change(shared, &call.info, &candidate, false).await;
-                return Ok(respond_object(&call, StatusCode::CREATED, &candidate));
+                let resp = respond_object(&call, StatusCode::CREATED, &candidate);
+                return Ok(super::with_warnings(resp, &warnings));
             }
             Err(StoreError::AlreadyExists { .. })
                 if generate.is_some() && attempt < GENERATE_NAME_ATTEMPTS => {}

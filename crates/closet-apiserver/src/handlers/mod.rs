@@ -218,6 +218,58 @@ pub(crate) fn respond_value(
     (code, [(http::header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
 
+/// Problems with the fields of a write body under `fieldValidation`: an error under Strict,
+/// warnings to return under Warn, nothing under Ignore. Unknown fields are those the kind's
+/// schema does not declare (custom resources; built-in kinds once their schemas are wired).
+pub(crate) fn field_problems(
+    call: &Call,
+    validation: closet_types::FieldValidation,
+    obj: &serde_json::Value,
+) -> ApiResult<Vec<String>> {
+    use closet_types::FieldValidation;
+    if validation == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(schema) = call.info.custom.as_ref().and_then(|c| c.schema.as_ref()) {
+        problems.extend(
+            crate::crd::schema::unknown_fields(schema, obj)
+                .into_iter()
+                .map(|f| format!("unknown field \"{f}\"")),
+        );
+    }
+    let json_body = call
+        .content_type()
+        .is_none_or(|ct| ct.trim_start().starts_with("application/json"));
+    if json_body {
+        problems.extend(
+            codec::duplicate_fields(&call.body)
+                .into_iter()
+                .map(|f| format!("duplicate field \"{f}\"")),
+        );
+    }
+    if validation == FieldValidation::Strict && !problems.is_empty() {
+        let kind = &call.info.kind;
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+            call.info.version,
+            problems.join(", ")
+        )));
+    }
+    Ok(problems)
+}
+
+/// Adds one `Warning` header per message, as upstream (`299 - "message"`).
+pub(crate) fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!("299 - {}", serde_json::Value::String(warning.clone()));
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    resp
+}
+
 /// Parameter errors carry their own upstream status (400 or 422).
 pub(crate) fn params_error(err: closet_types::ParamsError) -> ApiError {
     ApiError::from(err.to_status())

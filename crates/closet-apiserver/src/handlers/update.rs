@@ -36,6 +36,7 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
             )));
         }
     }
+    let warnings = super::field_problems(&call, params.field_validation, &obj)?;
     let precondition = match object::meta_str(&obj, "resourceVersion").filter(|rv| !rv.is_empty()) {
         Some(rv) => Some(object::parse_revision(rv)?),
         None => None,
@@ -46,7 +47,10 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
         Ok(next)
     })
     .await?;
-    Ok(respond_object(&call, code, &result))
+    Ok(super::with_warnings(
+        respond_object(&call, code, &result),
+        &warnings,
+    ))
 }
 
 /// Read-modify-write of the named object with optimistic concurrency.

@@ -3,7 +3,11 @@
 //! Bodies are JSON or YAML, always turned into `serde_json::Value` so that every kind
 //! (built-in or custom) travels the same path and unknown fields survive byte-for-byte.
 
+mod strict;
+
 use serde_json::Value;
+
+pub use strict::duplicate_fields;
 
 use crate::error::{ApiError, ApiResult};
 
