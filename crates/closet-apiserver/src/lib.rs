@@ -24,6 +24,7 @@ pub mod registry;
 pub mod request;
 pub mod strategy;
 mod table;
+mod typed;
 mod tables;
 
 use std::sync::Arc;

@@ -25,6 +25,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
     check_type_meta(&call.info, &mut obj)?;
     place_in_namespace(&call, &mut obj)?;
     let warnings = super::field_problems(&call, params.field_validation, &obj)?;
+    super::update::check_typed(&call, &obj)?;
     // A generated name is retried on collision; a name the client chose is not.
     let generate = object::meta_str(&obj, "generateName")
         .filter(|g| !g.is_empty() && object::name(&obj).is_empty())

@@ -53,6 +53,17 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
     ))
 }
 
+/// Rejects objects that do not decode as their built-in type, with upstream's wording.
+pub(crate) fn check_typed(call: &Call, obj: &Value) -> ApiResult<()> {
+    crate::typed::check(&call.info, obj).map_err(|why| {
+        let kind = &call.info.kind;
+        ApiError::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: {why}",
+            call.info.version
+        ))
+    })
+}
+
 /// Read-modify-write of the named object with optimistic concurrency.
 ///
 /// `change` computes the new object from the stored one. With a `precondition`, a stale
@@ -82,6 +93,7 @@ where
         }
         let current = object::from_kv(&kv)?;
         let mut next = change(&current)?;
+        check_typed(call, &next)?;
         let errors = strategy::validate(&call.info, &next);
         if !errors.is_empty() {
             return Err(ApiError::invalid(&call.info, call.name(), errors));

@@ -1,0 +1,114 @@
+//! Type checks of built-in kinds: an object must decode into its k8s-openapi type, as
+//! upstream's decoder demands (a string where an integer belongs, `1e309`, `2^64` for an
+//! `int32`...). The object itself stays JSON; only the check uses the typed form.
+
+use k8s_openapi::api::{
+    admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v2 as autoscaling,
+    batch::v1 as batch, coordination::v1 as coordination, core::v1 as core,
+    discovery::v1 as discovery, events::v1 as events, networking::v1 as networking,
+    policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling, storage::v1 as storage,
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::registry::ResourceInfo;
+
+fn decode<T: DeserializeOwned>(obj: &Value) -> Result<(), String> {
+    serde_path_to_error::deserialize::<_, T>(obj)
+        .map(|_| ())
+        .map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if path.is_empty() || path == "." {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            }
+        })
+}
+
+/// Checks that `obj` decodes as its built-in type; custom kinds and kinds without a typed
+/// form pass. The error names the field, e.g. `spec.replicas: invalid type: string "x",
+/// expected i32`.
+pub(crate) fn check(info: &ResourceInfo, obj: &Value) -> Result<(), String> {
+    if info.custom.is_some() {
+        return Ok(());
+    }
+    match (info.group.as_str(), info.kind.as_str()) {
+        ("", "Namespace") => decode::<core::Namespace>(obj),
+        ("", "Pod") => decode::<core::Pod>(obj),
+        ("", "Service") => decode::<core::Service>(obj),
+        ("", "Endpoints") => decode::<core::Endpoints>(obj),
+        ("", "ConfigMap") => decode::<core::ConfigMap>(obj),
+        ("", "Secret") => decode::<core::Secret>(obj),
+        ("", "ServiceAccount") => decode::<core::ServiceAccount>(obj),
+        ("", "Event") => decode::<core::Event>(obj),
+        ("", "Node") => decode::<core::Node>(obj),
+        ("", "PersistentVolume") => decode::<core::PersistentVolume>(obj),
+        ("", "PersistentVolumeClaim") => decode::<core::PersistentVolumeClaim>(obj),
+        ("", "LimitRange") => decode::<core::LimitRange>(obj),
+        ("", "ResourceQuota") => decode::<core::ResourceQuota>(obj),
+        ("apps", "Deployment") => decode::<apps::Deployment>(obj),
+        ("apps", "ReplicaSet") => decode::<apps::ReplicaSet>(obj),
+        ("apps", "StatefulSet") => decode::<apps::StatefulSet>(obj),
+        ("apps", "DaemonSet") => decode::<apps::DaemonSet>(obj),
+        ("apps", "ControllerRevision") => decode::<apps::ControllerRevision>(obj),
+        ("batch", "Job") => decode::<batch::Job>(obj),
+        ("batch", "CronJob") => decode::<batch::CronJob>(obj),
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            decode::<autoscaling::HorizontalPodAutoscaler>(obj)
+        }
+        ("networking.k8s.io", "Ingress") => decode::<networking::Ingress>(obj),
+        ("networking.k8s.io", "IngressClass") => decode::<networking::IngressClass>(obj),
+        ("networking.k8s.io", "NetworkPolicy") => decode::<networking::NetworkPolicy>(obj),
+        ("discovery.k8s.io", "EndpointSlice") => decode::<discovery::EndpointSlice>(obj),
+        ("events.k8s.io", "Event") => decode::<events::Event>(obj),
+        ("coordination.k8s.io", "Lease") => decode::<coordination::Lease>(obj),
+        ("scheduling.k8s.io", "PriorityClass") => decode::<scheduling::PriorityClass>(obj),
+        ("policy", "PodDisruptionBudget") => decode::<policy::PodDisruptionBudget>(obj),
+        ("rbac.authorization.k8s.io", "Role") => decode::<rbac::Role>(obj),
+        ("rbac.authorization.k8s.io", "RoleBinding") => decode::<rbac::RoleBinding>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRole") => decode::<rbac::ClusterRole>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            decode::<rbac::ClusterRoleBinding>(obj)
+        }
+        ("storage.k8s.io", "StorageClass") => decode::<storage::StorageClass>(obj),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            decode::<apiextensions::CustomResourceDefinition>(obj)
+        }
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            decode::<admission::MutatingWebhookConfiguration>(obj)
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            decode::<admission::ValidatingWebhookConfiguration>(obj)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use serde_json::json;
+
+    #[test]
+    fn wrong_types_are_named_by_path() {
+        let reg = Registry::builtin();
+        let deploy = reg.get("apps", "v1", "deployments").unwrap();
+        let ok = json!({"metadata": {"name": "d"}, "spec": {"replicas": 2, "selector": {}, "template": {}}});
+        assert!(check(&deploy, &ok).is_ok());
+        let huge = json!({"metadata": {"name": "d"}, "spec": {"replicas": 18446744073709551616.0_f64, "selector": {}, "template": {}}});
+        let err = check(&deploy, &huge).unwrap_err();
+        assert!(err.starts_with("spec.replicas"), "{err}");
+        let text = json!({"metadata": {"name": "d"}, "spec": {"replicas": "two", "selector": {}, "template": {}}});
+        assert!(
+            check(&deploy, &text)
+                .unwrap_err()
+                .starts_with("spec.replicas")
+        );
+        let cms = reg.get("", "v1", "configmaps").unwrap();
+        assert!(check(&cms, &json!({"metadata": {"name": "c"}, "data": {"a": 1}})).is_err());
+    }
+}
