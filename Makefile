@@ -31,7 +31,7 @@ e2e: build
 ## Benchmarks (see docs/benchmarks.md for recorded results).
 bench: release
 	$(CARGO) run --release -p closet-store --example store_bench
-	$(CARGO) run --release -p closet-e2e --bin api_bench
+	$(CARGO) run --release -p closet-bench --bin api_bench
 
 lint:
 	$(CARGO) fmt --all -- --check

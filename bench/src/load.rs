@@ -93,9 +93,11 @@ where
     collect(tasks, started).await
 }
 
-type Outcome = (Vec<Duration>, usize, Option<String>);
+/// What one task measured: latencies of its successes, its error count, its first error.
+pub type Outcome = (Vec<Duration>, usize, Option<String>);
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<Outcome>>, started: Instant) -> Summary {
+/// Joins measuring tasks into one summary whose wall time runs from `started` to now.
+pub async fn collect(tasks: Vec<tokio::task::JoinHandle<Outcome>>, started: Instant) -> Summary {
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut first_error = None;

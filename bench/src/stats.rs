@@ -35,6 +35,18 @@ impl Summary {
         }
     }
 
+    /// Adds `other`'s operations to this summary (the wall times add up too).
+    pub fn merge(&mut self, other: Summary) {
+        self.ops += other.ops;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.elapsed += other.elapsed;
+        self.sorted.extend(other.sorted);
+        self.sorted.sort_unstable();
+    }
+
     /// Successful operations per second of wall time.
     pub fn per_sec(&self) -> f64 {
         if self.elapsed.is_zero() {
