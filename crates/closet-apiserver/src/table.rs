@@ -17,26 +17,9 @@ pub(crate) fn from_objects(
     include: IncludeObject,
 ) -> Value {
     let now = jiff::Timestamp::now();
-    let custom = info.custom.as_ref().map(|c| c.printer_columns.as_slice());
-    let definitions: Vec<Value> = match custom {
-        Some(columns) => crate::crd::table_columns(columns),
-        None => builtin_definitions(info),
-    };
-    let rows: Vec<Value> = objects
+    let rows = objects
         .iter()
-        .map(|obj| {
-            let cells = match custom {
-                Some(columns) => crate::crd::cells(columns, obj, now),
-                None => tables::cells(&info.group, &info.plural, obj, now),
-            };
-            let mut row = json!({ "cells": cells });
-            match include {
-                IncludeObject::None => {}
-                IncludeObject::Object => row["object"] = obj.clone(),
-                IncludeObject::Metadata => row["object"] = crate::codec::partial(obj),
-            }
-            row
-        })
+        .map(|obj| row(info, obj, include, now))
         .collect();
     let metadata = list_meta.cloned().unwrap_or_else(|| {
         let rv = objects
@@ -44,6 +27,35 @@ pub(crate) fn from_objects(
             .and_then(|o| object::meta_str(o, "resourceVersion"));
         json!({"resourceVersion": rv.unwrap_or("")})
     });
+    table(info, rows, metadata)
+}
+
+/// One Table row for `obj`.
+pub(crate) fn row(
+    info: &ResourceInfo,
+    obj: &Value,
+    include: IncludeObject,
+    now: jiff::Timestamp,
+) -> Value {
+    let cells = match info.custom.as_ref() {
+        Some(custom) => crate::crd::cells(&custom.printer_columns, obj, now),
+        None => tables::cells(&info.group, &info.plural, obj, now),
+    };
+    let mut row = json!({ "cells": cells });
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Object => row["object"] = obj.clone(),
+        IncludeObject::Metadata => row["object"] = crate::codec::partial(obj),
+    }
+    row
+}
+
+/// A Table around rows already built.
+pub(crate) fn table(info: &ResourceInfo, rows: Vec<Value>, metadata: Value) -> Value {
+    let definitions = match info.custom.as_ref() {
+        Some(custom) => crate::crd::table_columns(&custom.printer_columns),
+        None => builtin_definitions(info),
+    };
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

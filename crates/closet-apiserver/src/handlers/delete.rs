@@ -6,7 +6,7 @@ use closet_types::params::{DeleteOptions, ListParams};
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::list::read_page;
+use super::list::scan;
 use super::{Call, params_error, respond_object, respond_value};
 use crate::Shared;
 use crate::codec::{self, Output};
@@ -52,11 +52,20 @@ pub(crate) async fn delete_collection(shared: &Shared, call: Call) -> ApiResult<
     params.limit = None;
     params.continue_token = None;
     let filter = Filter::new(&call.info, &params)?;
-    let page = read_page(shared, &call, &params, &filter).await?;
-    for obj in &page.items {
-        let name = object::name(obj).to_string();
-        let key = call.info.key_for(object::meta_str(obj, "namespace"), &name);
-        match delete_one(shared, &call, &key, &name, &options).await {
+    // Only the identities are kept, not the objects: a large collection stays cheap.
+    let mut targets = Vec::new();
+    scan(shared, &call, &params, &filter, |obj| {
+        let name = object::name(&obj).to_string();
+        targets.push((
+            call.info
+                .key_for(object::meta_str(&obj, "namespace"), &name),
+            name,
+        ));
+        Ok(())
+    })
+    .await?;
+    for (key, name) in &targets {
+        match delete_one(shared, &call, key, name, &options).await {
             Ok(_) => {}
             // Someone else deleted it first: the goal is reached.
             Err(err) if err.code() == 404 => {}

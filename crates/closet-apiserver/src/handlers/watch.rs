@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::Call;
-use super::list::read_page;
+use super::list::scan;
 use crate::Shared;
 use crate::codec::Output;
 use crate::error::{ApiError, ApiResult};
@@ -45,17 +45,27 @@ pub(crate) async fn watch(
     let initial = params
         .send_initial_events
         .unwrap_or(matches!(rv, None | Some("0")));
-    let mut initial_items = Vec::new();
+    let mut encoder = Encoder {
+        info: call.info.clone(),
+        output: call.output,
+        include: call.include_object(),
+        first: true,
+    };
+    let mut initial_lines = Vec::new();
     let start: Revision = if initial {
         // The initial state is read as one consistent snapshot, then the watch continues
-        // from exactly that revision: no gap, no repeat.
+        // from exactly that revision: no gap, no repeat. Events are encoded as they are
+        // read, so a large initial state is held as bytes, not as decoded objects.
         let mut unpaged = params.clone();
         unpaged.limit = None;
         unpaged.continue_token = None;
         unpaged.resource_version = None;
         unpaged.resource_version_match = None;
-        let page = read_page(shared, &call, &unpaged, &filter).await?;
-        initial_items = page.items;
+        let page = scan(shared, &call, &unpaged, &filter, |obj| {
+            initial_lines.push(encoder.event("ADDED", obj));
+            Ok(())
+        })
+        .await?;
         page.revision
     } else {
         object::parse_revision(rv.unwrap_or("0"))?
@@ -71,7 +81,7 @@ pub(crate) async fn watch(
     let asked_streaming = form_urlencoded::parse(call.query.as_bytes())
         .any(|(k, v)| k == "sendInitialEvents" && v == "true");
     let session = Session {
-        encoder: Encoder { call, first: true },
+        encoder,
         filter,
         last: start,
         bookmarks: params.allow_watch_bookmarks,
@@ -82,7 +92,7 @@ pub(crate) async fn watch(
             .map(|t| Duration::from_secs(t as u64)),
     };
     let (tx, rx) = mpsc::channel::<Line>(STREAM_BUFFER);
-    tokio::spawn(session.run(initial_items, stream, tx));
+    tokio::spawn(session.run(initial_lines, stream, tx));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -100,9 +110,14 @@ struct Session {
 
 impl Session {
     /// Streams until the client goes away, the timeout passes, or the store ends the watch.
-    async fn run(mut self, initial: Vec<Value>, mut stream: WatchStream, tx: mpsc::Sender<Line>) {
-        for obj in initial {
-            if send(&tx, self.encoder.event("ADDED", obj)).await.is_err() {
+    async fn run(
+        mut self,
+        initial: Vec<bytes::Bytes>,
+        mut stream: WatchStream,
+        tx: mpsc::Sender<Line>,
+    ) {
+        for line in initial {
+            if send(&tx, line).await.is_err() {
                 return;
             }
         }
@@ -181,7 +196,12 @@ fn translate(event: &Event, filter: &Filter) -> Option<(&'static str, Value)> {
 
 /// Renders events in the negotiated form.
 struct Encoder {
-    call: Call,
+    /// The resource watched.
+    info: std::sync::Arc<crate::registry::ResourceInfo>,
+    /// The negotiated form.
+    output: Output,
+    /// What Table rows carry.
+    include: closet_types::IncludeObject,
     /// Whether the next Table event is the first; only that one carries column definitions,
     /// as upstream sends them.
     first: bool,
@@ -189,14 +209,13 @@ struct Encoder {
 
 impl Encoder {
     fn event(&mut self, kind: &str, obj: Value) -> bytes::Bytes {
-        let object = match self.call.output {
+        let object = match self.output {
             Output::Table => {
-                let include = self.call.include_object();
                 let mut table = crate::table::from_objects(
-                    &self.call.info,
+                    &self.info,
                     std::slice::from_ref(&obj),
                     None,
-                    include,
+                    self.include,
                 );
                 if !self.first {
                     table["columnDefinitions"] = json!([]);
@@ -216,8 +235,8 @@ impl Encoder {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let object = json!({
-            "kind": self.call.info.kind,
-            "apiVersion": self.call.info.api_version(),
+            "kind": self.info.kind,
+            "apiVersion": self.info.api_version(),
             "metadata": metadata,
         });
         self.line(json!({"type": "BOOKMARK", "object": object}))
