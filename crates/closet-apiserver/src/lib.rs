@@ -20,12 +20,13 @@ mod filter;
 mod handlers;
 pub mod object;
 mod openapi;
+mod openapi_v2;
 pub mod registry;
 pub mod request;
 pub mod strategy;
 mod table;
-mod typed;
 mod tables;
+mod typed;
 
 use std::sync::Arc;
 
@@ -92,6 +93,8 @@ impl ApiServer {
             .route("/readyz", get(healthy))
             .route("/openapi/v3", get(openapi_root))
             .route("/openapi/v3/{*rest}", get(openapi_group_version))
+            .route("/openapi/v2", get(openapi_v2::serve))
+            .route("/swagger-2.0.0.pb-v1", get(openapi_v2::serve))
             .fallback(handlers::serve)
             .with_state(self.shared.clone())
             .layer(middleware::from_fn(require_user))
