@@ -73,6 +73,8 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Output> {
 enum BodyType {
     Json,
     Yaml,
+    /// `k8s\0` + runtime.Unknown, as `kubectl create <generator>` and `auth` send.
+    Protobuf,
 }
 
 fn body_type(content_type: Option<&str>) -> ApiResult<BodyType> {
@@ -89,6 +91,7 @@ fn body_type(content_type: Option<&str>) -> ApiResult<BodyType> {
     match media.as_str() {
         "" | "application/json" => Ok(BodyType::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyType::Yaml),
+        closet_protobuf::MEDIA_TYPE => Ok(BodyType::Protobuf),
         _ => Err(ApiError::unsupported_media_type()),
     }
 }
@@ -106,6 +109,16 @@ pub fn decode_object(content_type: Option<&str>, body: &[u8]) -> ApiResult<Value
             ))
         })?,
         BodyType::Yaml => decode_yaml(body)?,
+        BodyType::Protobuf => closet_protobuf::decode(body).map_err(|err| {
+            if err.is_unsupported() {
+                ApiError::unsupported_media_type()
+            } else {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as protobuf: {}",
+                    crate::error::error_chain(&err)
+                ))
+            }
+        })?,
     };
     if !value.is_object() {
         return Err(ApiError::bad_request(
