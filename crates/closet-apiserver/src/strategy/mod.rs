@@ -4,6 +4,7 @@
 //! Upstream keeps these in one strategy per kind; here the few kind-specific differences are
 //! matched on the resource so the general rules stay in one readable place.
 
+mod defaults;
 mod deletion;
 
 use closet_types::FieldError;
@@ -138,6 +139,7 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, scope: 
 
 /// Kind-specific rewrites applied on every write.
 fn normalize(info: &ResourceInfo, obj: &mut Value) {
+    defaults::apply(info, obj);
     if info.is_core("secrets") {
         merge_string_data(obj);
     }

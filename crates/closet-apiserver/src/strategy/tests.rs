@@ -40,7 +40,9 @@ fn secret_string_data_merges_into_data() {
 #[test]
 fn main_update_keeps_status_and_bumps_generation_on_spec_change() {
     let deploy = info("apps", "deployments");
-    let old = json!({"metadata": {"name": "d", "uid": "u1", "generation": 3}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
+    // As stored: already defaulted.
+    let mut old = json!({"metadata": {"name": "d", "uid": "u1", "generation": 3}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
+    defaults::apply(&deploy, &mut old);
     let mut new = json!({"metadata": {"name": "d", "uid": "forged"}, "spec": {"replicas": 2}, "status": {"replicas": 99}});
     prepare_update(&deploy, &old, &mut new, UpdateScope::Main);
     assert_eq!(new["status"]["replicas"], 1);
