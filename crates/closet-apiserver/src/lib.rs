@@ -18,6 +18,7 @@ mod discovery;
 pub mod error;
 mod filter;
 mod handlers;
+mod merge_meta;
 pub mod object;
 mod openapi;
 mod openapi_v2;

@@ -207,7 +207,13 @@ fn operation(
     sub: Option<&str>,
     params: &[(&str, &str)],
 ) -> Message {
-    let consumes = match action {
+    let with_strategic: Vec<&str> = PATCH_TYPES
+        .iter()
+        .copied()
+        .chain([crate::openapi::STRATEGIC])
+        .collect();
+    let consumes: &[&str] = match action {
+        "patch" if info.custom.is_none() => &with_strategic,
         "patch" => PATCH_TYPES,
         "post" | "put" => BODY_TYPES,
         _ => &[],

@@ -134,10 +134,12 @@ pub(crate) const ALL_VERBS: &[&str] = &[
 ];
 
 /// Review kinds: a client POSTs a question and gets the answer back; nothing is stored.
-const REVIEWS: &[(&str, &str)] = &[
-    ("authentication.k8s.io", "SelfSubjectReview"),
-    ("authorization.k8s.io", "SelfSubjectAccessReview"),
-    ("authorization.k8s.io", "SelfSubjectRulesReview"),
+/// SelfSubjectReview is also served as v1beta1, which kubectl 1.27 asks for.
+const REVIEWS: &[(&str, &str, &str)] = &[
+    ("authentication.k8s.io", "v1", "SelfSubjectReview"),
+    ("authentication.k8s.io", "v1beta1", "SelfSubjectReview"),
+    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"),
 ];
 
 /// Discovery order of groups: core first, then as upstream lists them.
@@ -192,9 +194,9 @@ pub(super) fn resources() -> Vec<ResourceInfo> {
             verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
             custom: None,
         })
-        .chain(REVIEWS.iter().map(|(group, kind)| ResourceInfo {
+        .chain(REVIEWS.iter().map(|(group, version, kind)| ResourceInfo {
             group: group.to_string(),
-            version: "v1".into(),
+            version: version.to_string(),
             kind: kind.to_string(),
             plural: format!("{}s", kind.to_lowercase()),
             singular: String::new(),
