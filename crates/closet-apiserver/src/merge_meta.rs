@@ -67,3 +67,48 @@ mod tests {
         assert_eq!(out["spec"]["replicas"], 2);
     }
 }
+
+/// The same schema facts seen through closet-fieldmanager's [`closet_fieldmanager::Schema`],
+/// for server-side apply.
+pub(crate) struct ApplySchema<'a>(pub(crate) Node<'a>);
+
+impl closet_fieldmanager::Schema for ApplySchema<'_> {
+    fn list_type(&self, field: &str) -> closet_fieldmanager::ListType {
+        match self.0.field(field).list_type() {
+            Some(closet_schema::ListType::Set) => closet_fieldmanager::ListType::Set,
+            Some(closet_schema::ListType::Map(keys)) => closet_fieldmanager::ListType::Map(keys),
+            Some(closet_schema::ListType::Atomic) | None => closet_fieldmanager::ListType::Atomic,
+        }
+    }
+
+    fn map_is_atomic(&self, field: &str) -> bool {
+        self.0.field(field).atomic_map()
+    }
+
+    fn is_named_field(&self, field: &str) -> bool {
+        self.0.kind() == closet_schema::NodeKind::Object
+            && self.0.field(field).kind() != closet_schema::NodeKind::Unknown
+    }
+
+    fn key_default(&self, field: &str) -> Option<serde_json::Value> {
+        // The one list-map key with a schema default: ports default to TCP, so a port
+        // without `protocol` is the TCP port.
+        (field == "protocol").then(|| serde_json::json!("TCP"))
+    }
+
+    fn child(&self, field: &str) -> Box<dyn closet_fieldmanager::Schema + '_> {
+        Box::new(ApplySchema(self.0.child(field)))
+    }
+}
+
+/// Runs `f` with the server-side-apply schema of a kind: the built-in schema, or
+/// upstream's deduced one (lists atomic, maps granular) for custom and unknown kinds.
+pub(crate) fn with_apply_schema<T>(
+    (group, version, kind): (&str, &str, &str),
+    f: impl FnOnce(&dyn closet_fieldmanager::Schema) -> T,
+) -> T {
+    match closet_schema::patch_meta(group, version, kind) {
+        Some(meta) => f(&ApplySchema(meta.root())),
+        None => f(&closet_fieldmanager::Deduced),
+    }
+}

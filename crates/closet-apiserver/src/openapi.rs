@@ -31,14 +31,15 @@ use crate::registry::ResourceInfo;
 use custom::{custom_name, custom_schemas};
 
 /// Patch media types offered on every PATCH operation.
-const PATCH_TYPES: &[&str] = &[
+pub(crate) const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
+    "application/apply-patch+yaml",
 ];
 
 /// Offered for built-in kinds only: strategic merge patch needs merge keys, which custom
 /// resources do not have (upstream answers 415 for them, and kubectl then sends merge
-/// patches). Server-side apply (`application/apply-patch+yaml`) joins when it is served.
+/// patches).
 pub(crate) const STRATEGIC: &str = "application/strategic-merge-patch+json";
 
 /// Media types of request and response bodies.

@@ -33,11 +33,6 @@ const PROTOBUF_REQUESTED: &str = "application/com.github.proto-openapi.spec.v2@v
 /// carrying it with "mime: unexpected content after media subtype". Also accepted in `Accept`.
 const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
-/// Patch media types offered on every PATCH operation (what the patch handler decodes).
-const PATCH_TYPES: &[&str] = &[
-    "application/json-patch+json",
-    "application/merge-patch+json",
-];
 /// Body media types of POST and PUT.
 const BODY_TYPES: &[&str] = &["application/json", "application/yaml"];
 
@@ -207,14 +202,14 @@ fn operation(
     sub: Option<&str>,
     params: &[(&str, &str)],
 ) -> Message {
-    let with_strategic: Vec<&str> = PATCH_TYPES
+    let with_strategic: Vec<&str> = crate::openapi::PATCH_TYPES
         .iter()
         .copied()
         .chain([crate::openapi::STRATEGIC])
         .collect();
     let consumes: &[&str] = match action {
         "patch" if info.custom.is_none() => &with_strategic,
-        "patch" => PATCH_TYPES,
+        "patch" => crate::openapi::PATCH_TYPES,
         "post" | "put" => BODY_TYPES,
         _ => &[],
     };

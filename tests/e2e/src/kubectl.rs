@@ -83,6 +83,16 @@ pub(crate) fn run(
 ) -> KubectlOutput {
     let mut cmd = command(cluster, cache_dir, namespace);
     cmd.args(args);
+    finish(cluster, cmd, args, stdin)
+}
+
+/// Runs a prepared kubectl command to completion, with the same timeout.
+fn finish(
+    cluster: &Cluster,
+    mut cmd: Command,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> KubectlOutput {
     let timeout = crate::scaled(KUBECTL_TIMEOUT);
     match run_with_timeout(&mut cmd, stdin.map(str::as_bytes), timeout) {
         Ok(out) => KubectlOutput {
@@ -215,6 +225,17 @@ impl Cluster {
             args,
             None,
         )
+    }
+
+    /// Runs `kubectl args...` with extra environment variables (`EDITOR` for `kubectl edit`);
+    /// does not check the result.
+    pub fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> KubectlOutput {
+        let mut cmd = command(self, &self.scratch().join("kubectl-cache"), None);
+        cmd.args(args);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        finish(self, cmd, args, None)
     }
 
     /// Runs kubectl, fails (with the server log) unless it exits 0, and returns stdout.

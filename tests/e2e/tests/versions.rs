@@ -183,6 +183,19 @@ const CASES: &[Case] = &[
         exit: 0,
     },
     Case {
+        name: "apply --server-side",
+        args: &[
+            "-n",
+            "{ns}",
+            "apply",
+            "--server-side",
+            "-f",
+            "{dir}/ssa.yaml",
+        ],
+        expect: "serverside-applied",
+        exit: 0,
+    },
+    Case {
         name: "diff",
         args: &["-n", "{ns}", "diff", "-f", "{dir}/app1.yaml"],
         expect: "nginx:1.27",
@@ -232,6 +245,11 @@ fn manifests(dir: &Path, ns: &str) {
     write("cm2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, labels: {app: demo}}\ndata: {a: \"1\", b: \"2\"}\n".into());
     let app = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: app}}\n  strategy: {type: RollingUpdate}\n  template:\n    metadata: {labels: {app: app}}\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.27\n        env: [{name: A, value: \"1\"}, {name: B, value: \"2\"}]\n";
     write("app1.yaml", app.to_string());
+    write(
+        "ssa.yaml",
+        app.replace("{name: app}", "{name: ssa}")
+            .replace("{app: app}", "{app: ssa}"),
+    );
     write(
         "app2.yaml",
         app.replace("replicas: 1", "replicas: 2")

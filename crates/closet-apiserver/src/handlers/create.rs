@@ -44,6 +44,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
             meta_mut(&mut candidate).insert("name".into(), json!(name));
         }
         strategy::prepare_create(&call.info, &mut candidate, jiff::Timestamp::now());
+        super::fields::track(&call, None, &mut candidate);
         let name = object::name(&candidate).to_string();
         let errors = strategy::validate(&call.info, &candidate);
         if !errors.is_empty() {
@@ -137,7 +138,11 @@ pub(crate) fn place_in_namespace(call: &Call, obj: &mut Value) -> ApiResult<()> 
 }
 
 /// New objects go only into namespaces that exist and are not being deleted.
-async fn ensure_namespace_open(shared: &Shared, info: &ResourceInfo, ns: &str) -> ApiResult<()> {
+pub(crate) async fn ensure_namespace_open(
+    shared: &Shared,
+    info: &ResourceInfo,
+    ns: &str,
+) -> ApiResult<()> {
     let kv = shared
         .store
         .get(&format!("/core/namespaces/{ns}"))

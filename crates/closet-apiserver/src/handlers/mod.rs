@@ -1,7 +1,9 @@
 //! Resource requests: one module per verb family, dispatched from [`serve`].
 
+mod apply;
 mod create;
 mod delete;
+mod fields;
 mod list;
 mod patch;
 mod read;
@@ -144,6 +146,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         (&Method::PUT, true, Some("finalize")) => {
             update::update(&shared, call, UpdateScope::Finalize).await
         }
+        (&Method::PATCH, true, None) if is_apply(&call) => {
+            apply::server_side_apply(&shared, call).await
+        }
         (&Method::PATCH, true, None) => patch::patch(&shared, call, UpdateScope::Main).await,
         (&Method::PATCH, true, Some("status")) => {
             patch::patch(&shared, call, UpdateScope::Status).await
@@ -155,6 +160,13 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
             &method.as_str().to_lowercase(),
         )),
     }
+}
+
+/// Whether a PATCH carries a server-side apply configuration.
+fn is_apply(call: &Call) -> bool {
+    call.content_type().is_some_and(|ct| {
+        ct.split(';').next().unwrap_or("").trim() == "application/apply-patch+yaml"
+    })
 }
 
 /// Finds the resource a path addresses and checks the path's shape fits it.

@@ -124,12 +124,19 @@ pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> Ap
     let precondition = body.precondition()?;
     let info = call.info.clone();
     let name = call.name().to_string();
-    let (code, result) = apply(shared, &call, precondition, params.dry_run, |current| {
-        let mut patched = body.apply_to(current, &info, &name)?;
-        check_patched(current, &patched)?;
-        strategy::prepare_update(&info, current, &mut patched, scope);
-        Ok(patched)
-    })
+    let (code, result) = apply(
+        shared,
+        &call,
+        precondition,
+        params.dry_run,
+        true,
+        |current| {
+            let mut patched = body.apply_to(current, &info, &name)?;
+            check_patched(current, &patched)?;
+            strategy::prepare_update(&info, current, &mut patched, scope);
+            Ok(patched)
+        },
+    )
     .await?;
     Ok(respond_object(&call, code, &result))
 }

@@ -98,33 +98,40 @@ pub(crate) async fn write(shared: &Shared, call: Call, is_patch: bool) -> ApiRes
     };
     let info = call.info.clone();
     let name = call.name().to_string();
-    let (_, updated) = apply(shared, &call, precondition, params.dry_run, |current| {
-        let scale = match &change {
-            Change::Patch(patch) => patch.apply_to(&to_scale(current), &info, &name)?,
-            Change::Replace(scale) => scale.clone(),
-        };
-        let replicas = scale.get("spec").and_then(|s| s.get("replicas"));
-        let Some(replicas) = replicas.and_then(Value::as_i64).filter(|r| *r >= 0) else {
-            let shown = replicas.map(Value::to_string).unwrap_or_default();
-            let why = "must be greater than or equal to 0";
-            return Err(ApiError::invalid(
+    let (_, updated) = apply(
+        shared,
+        &call,
+        precondition,
+        params.dry_run,
+        true,
+        |current| {
+            let scale = match &change {
+                Change::Patch(patch) => patch.apply_to(&to_scale(current), &info, &name)?,
+                Change::Replace(scale) => scale.clone(),
+            };
+            let replicas = scale.get("spec").and_then(|s| s.get("replicas"));
+            let Some(replicas) = replicas.and_then(Value::as_i64).filter(|r| *r >= 0) else {
+                let shown = replicas.map(Value::to_string).unwrap_or_default();
+                let why = "must be greater than or equal to 0";
+                return Err(ApiError::invalid(
+                    &info,
+                    &name,
+                    vec![FieldError::invalid("spec.replicas", shown, why)],
+                ));
+            };
+            let mut next = current.clone();
+            if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("replicas".into(), json!(replicas));
+            }
+            crate::strategy::prepare_update(
                 &info,
-                &name,
-                vec![FieldError::invalid("spec.replicas", shown, why)],
-            ));
-        };
-        let mut next = current.clone();
-        if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("replicas".into(), json!(replicas));
-        }
-        crate::strategy::prepare_update(
-            &info,
-            current,
-            &mut next,
-            crate::strategy::UpdateScope::Main,
-        );
-        Ok(next)
-    })
+                current,
+                &mut next,
+                crate::strategy::UpdateScope::Main,
+            );
+            Ok(next)
+        },
+    )
     .await?;
     Ok(respond_value(
         StatusCode::OK,

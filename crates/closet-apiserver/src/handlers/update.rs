@@ -41,11 +41,18 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
         Some(rv) => Some(object::parse_revision(rv)?),
         None => None,
     };
-    let (code, result) = apply(shared, &call, precondition, params.dry_run, |current| {
-        let mut next = obj.clone();
-        strategy::prepare_update(&call.info, current, &mut next, scope);
-        Ok(next)
-    })
+    let (code, result) = apply(
+        shared,
+        &call,
+        precondition,
+        params.dry_run,
+        true,
+        |current| {
+            let mut next = obj.clone();
+            strategy::prepare_update(&call.info, current, &mut next, scope);
+            Ok(next)
+        },
+    )
     .await?;
     Ok(super::with_warnings(
         respond_object(&call, code, &result),
@@ -75,6 +82,7 @@ pub(crate) async fn apply<F>(
     call: &Call,
     precondition: Option<i64>,
     dry_run: bool,
+    track_fields: bool,
     mut change: F,
 ) -> ApiResult<(StatusCode, Value)>
 where
@@ -93,6 +101,9 @@ where
         }
         let current = object::from_kv(&kv)?;
         let mut next = change(&current)?;
+        if track_fields {
+            super::fields::track(call, Some(&current), &mut next);
+        }
         check_typed(call, &next)?;
         let errors = strategy::validate(&call.info, &next);
         if !errors.is_empty() {

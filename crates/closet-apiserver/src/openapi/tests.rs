@@ -105,7 +105,7 @@ async fn operations_reference_the_kind() {
     let types = patch["requestBody"]["content"].as_object().unwrap();
     assert!(types.contains_key("application/merge-patch+json"));
     assert!(types.contains_key("application/strategic-merge-patch+json"));
-    assert!(!types.contains_key("application/apply-patch+yaml"));
+    assert!(types.contains_key("application/apply-patch+yaml"));
     let scale = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"];
     assert_eq!(
         scale["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],

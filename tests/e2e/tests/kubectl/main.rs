@@ -1,6 +1,7 @@
 //! The real `kubectl` (the plain one on the PATH: its built-in 1.32 against our 1.35) over TLS
 //! against one shared `closet server`; each test works in its own namespace.
 
+mod apply;
 mod discovery;
 mod finalizers;
 mod get;
