@@ -112,3 +112,99 @@ pub(crate) fn with_apply_schema<T>(
         None => f(&closet_fieldmanager::Deduced),
     }
 }
+
+/// Fields of a built-in object its schema does not declare, as dotted paths
+/// (`spec.replicaz`, `spec.template.spec.containers[0].imagePullPolicyy`): what upstream's
+/// strict decoding reports as unknown fields. Free-form values (maps, raw JSON) are not
+/// looked into.
+pub(crate) fn unknown_fields(
+    (group, version, kind): (&str, &str, &str),
+    obj: &serde_json::Value,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Some(meta) = closet_schema::patch_meta(group, version, kind) {
+        walk_unknown(meta.root(), obj, "", 0, &mut found);
+    }
+    found
+}
+
+fn walk_unknown(
+    node: Node<'_>,
+    value: &serde_json::Value,
+    path: &str,
+    depth: usize,
+    found: &mut Vec<String>,
+) {
+    use closet_schema::NodeKind;
+    if depth > 64 {
+        return;
+    }
+    match (node.kind(), value) {
+        (NodeKind::Object, serde_json::Value::Object(map)) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                // apiVersion and kind of the object itself are type information.
+                if path.is_empty() && (key == "apiVersion" || key == "kind") {
+                    continue;
+                }
+                if node.declares(key) {
+                    walk_unknown(node.field(key), child, &child_path, depth + 1, found);
+                } else {
+                    found.push(child_path);
+                }
+            }
+        }
+        (NodeKind::List, serde_json::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_unknown(
+                    node.items(),
+                    item,
+                    &format!("{path}[{i}]"),
+                    depth + 1,
+                    found,
+                );
+            }
+        }
+        (NodeKind::Map, serde_json::Value::Object(map)) => {
+            for (key, child) in map {
+                walk_unknown(
+                    node.field(key),
+                    child,
+                    &format!("{path}.{key}"),
+                    depth + 1,
+                    found,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use serde_json::json;
+
+    #[test]
+    fn undeclared_fields_are_found_at_any_depth() {
+        let deploy = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"free": "keys are fine"}, "bogus": 1},
+            "spec": {"replicaz": 2, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}},
+        });
+        let found = super::unknown_fields(("apps", "v1", "Deployment"), &deploy);
+        assert_eq!(
+            found,
+            [
+                "metadata.bogus",
+                "spec.replicaz",
+                "spec.template.spec.containers[0].imagee"
+            ]
+        );
+        let clean = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"any": "key"}});
+        assert!(super::unknown_fields(("", "v1", "ConfigMap"), &clean).is_empty());
+    }
+}

@@ -178,6 +178,19 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// Whether this is an object whose schema declares `name`. Tells an undeclared field
+    /// (what `fieldValidation=Strict` rejects) from a declared free-form one, which
+    /// [`Node::field`] both answer with [`NodeKind::Unknown`].
+    pub fn declares(&self, name: &str) -> bool {
+        match self.shape {
+            Shape::Object(index) => self.tree.objects[*index]
+                .fields
+                .binary_search_by(|f| f.name.as_ref().cmp(name))
+                .is_ok(),
+            _ => false,
+        }
+    }
+
     /// The elements of a list; they inherit the list's `retainKeys`. Unknown for non-lists.
     pub fn items(self) -> Node<'a> {
         match self.shape {

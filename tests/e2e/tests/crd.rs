@@ -15,7 +15,7 @@ spec:
   - name: v1
     served: true
     storage: true
-    subresources: {status: {}}
+    subresources: {status: {}, scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.size}}
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
     - {name: Color, type: string, jsonPath: .spec.color}
@@ -91,6 +91,11 @@ fn custom_resources_follow_their_definition() {
         err.contains("Invalid") && err.contains("spec.size"),
         "{err}"
     );
+
+    // The scale subresource reads and writes the paths the CRD declares.
+    ns.kubectl_ok(&["scale", "gadget", "g1", "--replicas=7"]);
+    let size = ns.kubectl_ok(&["get", "gadget", "g1", "-o", "jsonpath={.spec.size}"]);
+    assert_eq!(size, "7");
 
     let resources = ns.kubectl_ok(&["api-resources", "--api-group=e2e.closet.dev"]);
     assert!(

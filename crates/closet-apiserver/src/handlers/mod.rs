@@ -243,6 +243,13 @@ pub(crate) fn field_problems(
         return Ok(Vec::new());
     }
     let mut problems: Vec<String> = Vec::new();
+    if call.info.custom.is_none() {
+        problems.extend(
+            crate::merge_meta::unknown_fields(call.gvk(), obj)
+                .into_iter()
+                .map(|f| format!("unknown field \"{f}\"")),
+        );
+    }
     if let Some(schema) = call.info.custom.as_ref().and_then(|c| c.schema.as_ref()) {
         problems.extend(
             crate::crd::schema::unknown_fields(schema, obj)

@@ -14,18 +14,64 @@ use crate::codec;
 use crate::error::{ApiError, ApiResult};
 use crate::object;
 
+/// Where a kind keeps its replica counts: `spec.replicas` and `status.replicas`, or the
+/// paths a CustomResourceDefinition's scale subresource declares (`.spec.size`).
+struct ReplicaPaths {
+    spec: Vec<String>,
+    status: Vec<String>,
+}
+
+impl ReplicaPaths {
+    fn of(info: &crate::registry::ResourceInfo) -> Self {
+        let split = |p: &str| {
+            p.split('.')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        match info.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+            Some(paths) => Self {
+                spec: split(&paths.spec_replicas),
+                status: split(&paths.status_replicas),
+            },
+            None => Self {
+                spec: split("spec.replicas"),
+                status: split("status.replicas"),
+            },
+        }
+    }
+}
+
+fn read(obj: &Value, path: &[String]) -> Option<i64> {
+    path.iter().try_fold(obj, |v, p| v.get(p))?.as_i64()
+}
+
+/// Sets the integer at `path`, creating the objects on the way.
+fn write_at(obj: &mut Value, path: &[String], value: i64) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = obj;
+    for p in parents {
+        if !cur.get(p).is_some_and(Value::is_object) {
+            if let Some(map) = cur.as_object_mut() {
+                map.insert(p.clone(), json!({}));
+            }
+        }
+        let Some(next) = cur.get_mut(p) else { return };
+        cur = next;
+    }
+    if let Some(map) = cur.as_object_mut() {
+        map.insert(last.clone(), json!(value));
+    }
+}
+
 /// The Scale view of a scalable object.
-fn to_scale(obj: &Value) -> Value {
+fn to_scale(obj: &Value, paths: &ReplicaPaths) -> Value {
     let meta = object::meta(obj);
     let pick = |f: &str| meta.and_then(|m| m.get(f)).cloned().unwrap_or(Value::Null);
-    let spec_replicas = obj
-        .get("spec")
-        .and_then(|s| s.get("replicas"))
-        .and_then(Value::as_i64);
-    let status_replicas = obj
-        .get("status")
-        .and_then(|s| s.get("replicas"))
-        .and_then(Value::as_i64);
+    let spec_replicas = read(obj, &paths.spec);
+    let status_replicas = read(obj, &paths.status);
     let selector = obj
         .get("spec")
         .and_then(|s| s.get("selector"))
@@ -62,7 +108,7 @@ pub(crate) async fn get(shared: &Shared, call: Call) -> ApiResult<Response> {
         .ok_or_else(|| ApiError::not_found(&call.info, call.name()))?;
     Ok(respond_value(
         StatusCode::OK,
-        &to_scale(&object::from_kv(&kv)?),
+        &to_scale(&object::from_kv(&kv)?, &ReplicaPaths::of(&call.info)),
         call.output,
     ))
 }
@@ -97,6 +143,7 @@ pub(crate) async fn write(shared: &Shared, call: Call, is_patch: bool) -> ApiRes
         Change::Patch(_) => None,
     };
     let info = call.info.clone();
+    let paths = ReplicaPaths::of(&info);
     let name = call.name().to_string();
     let (_, updated) = apply(
         shared,
@@ -106,7 +153,7 @@ pub(crate) async fn write(shared: &Shared, call: Call, is_patch: bool) -> ApiRes
         true,
         |current| {
             let scale = match &change {
-                Change::Patch(patch) => patch.apply_to(&to_scale(current), &info, &name)?,
+                Change::Patch(patch) => patch.apply_to(&to_scale(current, &paths), &info, &name)?,
                 Change::Replace(scale) => scale.clone(),
             };
             let replicas = scale.get("spec").and_then(|s| s.get("replicas"));
@@ -120,9 +167,7 @@ pub(crate) async fn write(shared: &Shared, call: Call, is_patch: bool) -> ApiRes
                 ));
             };
             let mut next = current.clone();
-            if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.insert("replicas".into(), json!(replicas));
-            }
+            write_at(&mut next, &paths.spec, replicas);
             crate::strategy::prepare_update(
                 &info,
                 current,
@@ -135,7 +180,7 @@ pub(crate) async fn write(shared: &Shared, call: Call, is_patch: bool) -> ApiRes
     .await?;
     Ok(respond_value(
         StatusCode::OK,
-        &to_scale(&updated),
+        &to_scale(&updated, &ReplicaPaths::of(&call.info)),
         call.output,
     ))
 }
@@ -151,13 +196,17 @@ mod tests {
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}},
             "status": {"replicas": 2},
         });
-        let scale = to_scale(&deploy);
+        let paths = ReplicaPaths {
+            spec: vec!["spec".into(), "replicas".into()],
+            status: vec!["status".into(), "replicas".into()],
+        };
+        let scale = to_scale(&deploy, &paths);
         assert_eq!(scale["spec"]["replicas"], 3);
         assert_eq!(
             scale["status"],
             json!({"replicas": 2, "selector": "app=web"})
         );
         assert_eq!(scale["metadata"]["resourceVersion"], "7");
-        assert_eq!(to_scale(&json!({}))["spec"]["replicas"], 1);
+        assert_eq!(to_scale(&json!({}), &paths)["spec"]["replicas"], 1);
     }
 }

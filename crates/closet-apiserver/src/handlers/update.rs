@@ -60,15 +60,24 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
     ))
 }
 
-/// Rejects objects that do not decode as their built-in type, with upstream's wording.
+/// Rejects objects that do not decode as their built-in type, with upstream's wording: a
+/// missing required field is a 422, a value of the wrong type a 400.
 pub(crate) fn check_typed(call: &Call, obj: &Value) -> ApiResult<()> {
-    crate::typed::check(&call.info, obj).map_err(|why| {
-        let kind = &call.info.kind;
-        ApiError::bad_request(format!(
-            "{kind} in version \"{}\" cannot be handled as a {kind}: {why}",
-            call.info.version
-        ))
-    })
+    match crate::typed::check(&call.info, obj) {
+        Ok(()) => Ok(()),
+        Err(crate::typed::TypedError::Missing { field }) => {
+            let name = object::name(obj);
+            let required = closet_types::FieldError::required(field, "");
+            Err(ApiError::invalid(&call.info, name, vec![required]))
+        }
+        Err(crate::typed::TypedError::Malformed(why)) => {
+            let kind = &call.info.kind;
+            Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: {why}",
+                call.info.version
+            )))
+        }
+    }
 }
 
 /// Read-modify-write of the named object with optimistic concurrency.
@@ -105,7 +114,8 @@ where
             super::fields::track(call, Some(&current), &mut next);
         }
         check_typed(call, &next)?;
-        let errors = strategy::validate(&call.info, &next);
+        let mut errors = strategy::validate(&call.info, &next);
+        errors.extend(strategy::validate_update(&call.info, &current, &next));
         if !errors.is_empty() {
             return Err(ApiError::invalid(&call.info, call.name(), errors));
         }

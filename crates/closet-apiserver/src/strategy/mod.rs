@@ -6,6 +6,8 @@
 
 mod defaults;
 mod deletion;
+mod immutable;
+mod required;
 
 use closet_types::FieldError;
 use serde_json::{Map, Value, json};
@@ -226,6 +228,7 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
             errors.push(FieldError::invalid("metadata.name", name, why));
         }
     }
+    errors.extend(required::check(info, obj));
     if is_crd(info) {
         errors.extend(crate::crd::validate(obj));
     }
@@ -309,6 +312,11 @@ fn validate_string_map(v: &Value, field: &str, labels: bool, errors: &mut Vec<Fi
             errors.push(FieldError::too_long(field, MAX_ANNOTATION_BYTES));
         }
     }
+}
+
+/// Changes an update makes to fields that may not change once set.
+pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldError> {
+    immutable::check(info, old, new)
 }
 
 /// Field values for field selectors: the generic dotted lookup, with the defaults upstream

@@ -4,6 +4,7 @@
 mod apply;
 mod discovery;
 mod finalizers;
+mod generators;
 mod get;
 mod metadata;
 mod watch;
