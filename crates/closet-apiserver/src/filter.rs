@@ -63,15 +63,15 @@ impl Filter {
 
     /// Whether `obj` passes every selector.
     pub(crate) fn matches(&self, obj: &Value) -> bool {
-        if let Some(labels) = &self.labels {
-            if !labels.matches(&object::labels(obj)) {
-                return false;
-            }
+        if let Some(labels) = &self.labels
+            && !labels.matches(&object::labels(obj))
+        {
+            return false;
         }
-        if let Some(fields) = &self.fields {
-            if !fields.matches(|f| field_lookup(obj, f)) {
-                return false;
-            }
+        if let Some(fields) = &self.fields
+            && !fields.matches(|f| field_lookup(obj, f))
+        {
+            return false;
         }
         true
     }

@@ -10,6 +10,11 @@
 //! response media types), `handlers` (one module per verb), [`strategy`] (per-kind write
 //! rules) and the store; every failure becomes a `Status` in [`error`].
 
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
+)]
+
 pub mod auth;
 mod bootstrap;
 pub mod codec;

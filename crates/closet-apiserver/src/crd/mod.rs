@@ -273,10 +273,10 @@ pub(crate) async fn load_all(shared: &Shared) -> Result<(), closet_store::StoreE
         })
         .await?;
     for kv in &page.items {
-        if let Ok(crd) = serde_json::from_slice::<Value>(&kv.value) {
-            if !object::is_deleting(&crd) {
-                on_change(shared, &crds, &crd, false).await;
-            }
+        if let Ok(crd) = serde_json::from_slice::<Value>(&kv.value)
+            && !object::is_deleting(&crd)
+        {
+            on_change(shared, &crds, &crd, false).await;
         }
     }
     Ok(())

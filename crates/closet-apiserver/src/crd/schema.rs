@@ -29,10 +29,10 @@ fn walk_mut(schema: &Value, value: &mut Value, depth: usize, root: bool) {
             let props = schema.get("properties").and_then(Value::as_object);
             if let Some(props) = props {
                 for (name, prop) in props {
-                    if !map.contains_key(name) {
-                        if let Some(default) = prop.get("default") {
-                            map.insert(name.clone(), default.clone());
-                        }
+                    if !map.contains_key(name)
+                        && let Some(default) = prop.get("default")
+                    {
+                        map.insert(name.clone(), default.clone());
                     }
                 }
             }
@@ -176,12 +176,12 @@ fn check(schema: &Value, value: &Value, path: &str, depth: usize, errors: &mut V
         ));
         return;
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let allowed: Vec<String> = options.iter().map(Value::to_string).collect();
-            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            errors.push(FieldError::not_supported(path, shown(), &allowed));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        let allowed: Vec<String> = options.iter().map(Value::to_string).collect();
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        errors.push(FieldError::not_supported(path, shown(), &allowed));
     }
     bounds(schema, value, path, errors);
     match value {
@@ -216,10 +216,10 @@ fn check_object(
         .into_iter()
         .flatten()
     {
-        if let Some(field) = required.as_str() {
-            if !map.contains_key(field) {
-                errors.push(FieldError::required(join(path, field), ""));
-            }
+        if let Some(field) = required.as_str()
+            && !map.contains_key(field)
+        {
+            errors.push(FieldError::required(join(path, field), ""));
         }
     }
     let props = schema.get("properties").and_then(Value::as_object);
@@ -237,23 +237,23 @@ fn check_object(
 fn bounds(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     let num = |f: &str| schema.get(f).and_then(Value::as_f64);
     if let Some(n) = value.as_f64() {
-        if let Some(min) = num("minimum") {
-            if n < min {
-                errors.push(FieldError::invalid(
-                    path,
-                    BadValue::Json(value.clone()),
-                    format!("should be greater than or equal to {min}"),
-                ));
-            }
+        if let Some(min) = num("minimum")
+            && n < min
+        {
+            errors.push(FieldError::invalid(
+                path,
+                BadValue::Json(value.clone()),
+                format!("should be greater than or equal to {min}"),
+            ));
         }
-        if let Some(max) = num("maximum") {
-            if n > max {
-                errors.push(FieldError::invalid(
-                    path,
-                    BadValue::Json(value.clone()),
-                    format!("should be less than or equal to {max}"),
-                ));
-            }
+        if let Some(max) = num("maximum")
+            && n > max
+        {
+            errors.push(FieldError::invalid(
+                path,
+                BadValue::Json(value.clone()),
+                format!("should be less than or equal to {max}"),
+            ));
         }
     }
     let len = match value {

@@ -53,10 +53,10 @@ fn write_at(obj: &mut Value, path: &[String], value: i64) {
     };
     let mut cur = obj;
     for p in parents {
-        if !cur.get(p).is_some_and(Value::is_object) {
-            if let Some(map) = cur.as_object_mut() {
-                map.insert(p.clone(), json!({}));
-            }
+        if !cur.get(p).is_some_and(Value::is_object)
+            && let Some(map) = cur.as_object_mut()
+        {
+            map.insert(p.clone(), json!({}));
         }
         let Some(next) = cur.get_mut(p) else { return };
         cur = next;

@@ -96,13 +96,12 @@ pub fn mark_deleted(
     let m = meta_mut(obj);
     m.insert("deletionTimestamp".into(), json!(timestamp(due)));
     m.insert("deletionGracePeriodSeconds".into(), json!(grace_seconds));
-    if info.is_core("namespaces") {
-        if let Some(Value::Object(status)) = obj
+    if info.is_core("namespaces")
+        && let Some(Value::Object(status)) = obj
             .as_object_mut()
             .map(|o| o.entry("status").or_insert_with(|| json!({})))
-        {
-            status.insert("phase".into(), json!("Terminating"));
-        }
+    {
+        status.insert("phase".into(), json!("Terminating"));
     }
 }
 

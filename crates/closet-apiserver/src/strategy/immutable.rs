@@ -63,10 +63,10 @@ pub(super) fn check(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldE
             unchanged(old, new, &["spec", "selector"], &mut errors);
             unchanged(old, new, &["spec", "completions"], &mut errors);
         }
-        ("", "Pod") => {
-            if pod_spec_frozen_part(old.get("spec")) != pod_spec_frozen_part(new.get("spec")) {
-                errors.push(FieldError::forbidden("spec", POD_SPEC_FORBIDDEN));
-            }
+        ("", "Pod")
+            if pod_spec_frozen_part(old.get("spec")) != pod_spec_frozen_part(new.get("spec")) =>
+        {
+            errors.push(FieldError::forbidden("spec", POD_SPEC_FORBIDDEN));
         }
         ("", "Service") => {
             let before = at(old, &["spec", "clusterIP"])
@@ -98,12 +98,12 @@ pub(super) fn check(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldE
                 ));
             }
         }
-        ("", "ConfigMap" | "Secret") => {
-            if old.get("immutable").and_then(Value::as_bool) == Some(true) {
-                unchanged(old, new, &["immutable"], &mut errors);
-                unchanged(old, new, &["data"], &mut errors);
-                unchanged(old, new, &["binaryData"], &mut errors);
-            }
+        ("", "ConfigMap" | "Secret")
+            if old.get("immutable").and_then(Value::as_bool) == Some(true) =>
+        {
+            unchanged(old, new, &["immutable"], &mut errors);
+            unchanged(old, new, &["data"], &mut errors);
+            unchanged(old, new, &["binaryData"], &mut errors);
         }
         _ => {}
     }

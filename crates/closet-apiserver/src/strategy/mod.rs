@@ -242,14 +242,15 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
         if let Some(annotations) = m.get("annotations") {
             validate_string_map(annotations, "metadata.annotations", false, &mut errors);
         }
-        if let Some(f) = m.get("finalizers") {
-            if !f.is_null() && !f.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-                errors.push(FieldError::invalid(
-                    "metadata.finalizers",
-                    f.to_string(),
-                    "must be a list of strings",
-                ));
-            }
+        if let Some(f) = m.get("finalizers")
+            && !f.is_null()
+            && !f.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+        {
+            errors.push(FieldError::invalid(
+                "metadata.finalizers",
+                f.to_string(),
+                "must be a list of strings",
+            ));
         }
     }
     errors
