@@ -114,6 +114,40 @@ pub fn timestamp(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// Deepest nesting an object may have. Upstream's decoders stop near here too, and every
+/// recursive step after decoding (encoding, schema walks, dropping) stays far from the
+/// stack's end.
+pub const MAX_DEPTH: usize = 100;
+
+/// How deeply `value` nests and roughly how many bytes its JSON takes, measured without
+/// recursion, giving up (returning what it saw so far) once either passes its limit.
+pub fn depth_and_size(value: &Value, max_depth: usize, max_size: usize) -> (usize, usize) {
+    let mut stack = vec![(value, 1usize)];
+    let (mut deepest, mut size) = (0, 0);
+    while let Some((v, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if deepest > max_depth || size > max_size {
+            break;
+        }
+        match v {
+            Value::Object(map) => {
+                size += 2;
+                for (k, child) in map {
+                    size += k.len() + 4;
+                    stack.push((child, depth + 1));
+                }
+            }
+            Value::Array(items) => {
+                size += 2;
+                stack.extend(items.iter().map(|child| (child, depth + 1)));
+            }
+            Value::String(s) => size += s.len() + 2,
+            _ => size += 8,
+        }
+    }
+    (deepest, size)
+}
+
 /// Looks up a dotted field path (`spec.nodeName`) and renders it as a field selector sees
 /// it: strings as-is, booleans and numbers as text, absent as empty.
 pub fn field_value(obj: &Value, path: &str) -> String {
@@ -155,6 +189,29 @@ mod tests {
         let v = json!({"metadata": {"name": "a", "resourceVersion": "5"}});
         let stored: Value = serde_json::from_slice(&to_stored(&v)).unwrap();
         assert!(stored["metadata"].get("resourceVersion").is_none());
+    }
+
+    #[test]
+    fn depth_is_measured_without_recursion() {
+        let mut deep = json!(1);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(
+            depth_and_size(&deep, MAX_DEPTH, usize::MAX).0,
+            MAX_DEPTH + 1
+        );
+        assert_eq!(
+            depth_and_size(&json!({"a": {"b": [1]}}), MAX_DEPTH, usize::MAX).0,
+            4
+        );
+        // Dropping a value this deep would itself recurse: take it apart iteratively.
+        let mut stack = vec![deep];
+        while let Some(mut v) = stack.pop() {
+            if let Value::Array(items) = &mut v {
+                stack.append(items);
+            }
+        }
     }
 
     #[test]

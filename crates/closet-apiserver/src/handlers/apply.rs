@@ -29,6 +29,17 @@ pub(crate) async fn server_side_apply(shared: &Shared, call: Call) -> ApiResult<
     };
     // An apply configuration is YAML; JSON is YAML too.
     let mut config = codec::decode_object(Some("application/yaml"), &call.body)?;
+    for field in ["apiVersion", "kind"] {
+        if config
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{field} must be set in an apply configuration"
+            )));
+        }
+    }
     check_type_meta(&call.info, &mut config)?;
     place_in_namespace(&call, &mut config)?;
     match object::meta_str(&config, "name") {

@@ -87,6 +87,14 @@ pub(crate) fn check_type_meta(info: &ResourceInfo, obj: &mut Value) -> ApiResult
             "the body of the request must be an object",
         ));
     };
+    for field in ["kind", "apiVersion"] {
+        if map
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(ApiError::bad_request(format!("{field} must be a string")));
+        }
+    }
     match map.get("kind").and_then(Value::as_str) {
         None | Some("") => {
             map.insert("kind".into(), json!(info.kind));

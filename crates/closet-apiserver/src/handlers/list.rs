@@ -137,6 +137,23 @@ pub(crate) async fn scan(
             let token =
                 ContinueToken::decode(token).map_err(|e| ApiError::bad_request(e.to_string()))?;
             let revision = (token.revision >= 0).then_some(token.revision);
+            // A token names a key inside this collection and a revision already written;
+            // anything else was not issued by this server.
+            let segments = if call.info.namespaced && call.namespace().is_none() {
+                2
+            } else {
+                1
+            };
+            let bad_key = token.start_after.split('/').count() != segments
+                || token
+                    .start_after
+                    .split('/')
+                    .any(|s| s.is_empty() || s == "." || s == "..");
+            if bad_key || revision.is_some_and(|r| r > shared.store.current_revision()) {
+                return Err(ApiError::bad_request(
+                    "continue key is not valid for this list",
+                ));
+            }
             if revision.is_some_and(|r| r < shared.store.compacted_revision()) {
                 return Err(ApiError::expired(
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",

@@ -108,6 +108,22 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         PathKind::Other => return Err(ApiError::path_not_found(parts.uri.path())),
     };
     let info = resolve(&shared, &target, parts.uri.path())?;
+    // A declared body over the limit is refused before waiting for any of it.
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH);
+    if declared
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > codec::MAX_BODY_BYTES as u64)
+    {
+        return Err(ApiError::too_large(codec::MAX_BODY_BYTES));
+    }
+    if parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.to_str().is_err())
+    {
+        return Err(ApiError::unsupported_media_type());
+    }
     let user = parts.extensions.get::<crate::auth::User>().cloned();
     let output = codec::negotiate(accept)?;
     let body = read_body(body).await?;
@@ -267,6 +283,18 @@ pub(crate) fn field_problems(
                 .map(|f| format!("duplicate field \"{f}\"")),
         );
     }
+    // Hostile bodies can name thousands of bad fields: report a bounded, readable few.
+    problems.truncate(MAX_FIELD_PROBLEMS);
+    for problem in &mut problems {
+        if problem.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|i| problem.is_char_boundary(*i))
+                .unwrap_or(0);
+            problem.truncate(cut);
+            problem.push_str("...\"");
+        }
+    }
     if validation == FieldValidation::Strict && !problems.is_empty() {
         let kind = &call.info.kind;
         return Err(ApiError::bad_request(format!(
@@ -277,6 +305,9 @@ pub(crate) fn field_problems(
     }
     Ok(problems)
 }
+
+/// How many field problems a response names at most.
+const MAX_FIELD_PROBLEMS: usize = 16;
 
 /// Adds one `Warning` header per message, as upstream (`299 - "message"`).
 pub(crate) fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {

@@ -85,10 +85,7 @@ impl PatchBody {
     ) -> ApiResult<Value> {
         let mut patched = target.clone();
         match self {
-            Self::Json(ops) => json_patch::patch(&mut patched, ops).map_err(|e| {
-                let why = format!("the JSON patch could not be applied: {e}");
-                ApiError::invalid(info, name, vec![FieldError::invalid("", "", why)])
-            })?,
+            Self::Json(ops) => apply_json_patch(&mut patched, ops, info, name)?,
             Self::Merge(body) => json_patch::merge(&mut patched, body),
             Self::Strategic(body) => {
                 // The target names its own kind (a Scale view is autoscaling/v1 Scale).
@@ -117,10 +114,88 @@ impl PatchBody {
     }
 }
 
+/// Applies RFC 6902 operations one at a time, refusing what could hurt the server: a `move`
+/// into the value's own child (the RFC forbids it), and results that nest deeper than
+/// [`object::MAX_DEPTH`] or grow past the body limit, checked after every operation so a
+/// few `copy` operations cannot double a document into gigabytes or a 100,000-deep chain.
+fn apply_json_patch(
+    target: &mut Value,
+    ops: &json_patch::Patch,
+    info: &ResourceInfo,
+    name: &str,
+) -> ApiResult<()> {
+    use json_patch::PatchOperation;
+    let invalid =
+        |why: String| ApiError::invalid(info, name, vec![FieldError::invalid("", "", why)]);
+    if ops.0.len() > MAX_OPERATIONS {
+        return Err(ApiError::bad_request(format!(
+            "the JSON patch has {} operations; at most {MAX_OPERATIONS} are accepted",
+            ops.0.len()
+        )));
+    }
+    // Growth is accounted per operation from what each one inserts, so checking stays
+    // linear in the patch however many operations it has.
+    let (_, mut size) = object::depth_and_size(target, object::MAX_DEPTH, MAX_BODY_BYTES);
+    for op in &ops.0 {
+        let (path, inserted, grows) = match op {
+            PatchOperation::Add(a) => (a.path.to_string(), Some(&a.value), true),
+            PatchOperation::Replace(r) => (r.path.to_string(), Some(&r.value), true),
+            PatchOperation::Copy(c) => (
+                c.path.to_string(),
+                target.pointer(&c.from.to_string()),
+                true,
+            ),
+            PatchOperation::Move(m) => {
+                let (from, path) = (m.from.to_string(), m.path.to_string());
+                if path.starts_with(&format!("{from}/")) {
+                    return Err(invalid(format!(
+                        "cannot move {from} into its own child {path}"
+                    )));
+                }
+                (path, target.pointer(&from), false)
+            }
+            _ => (String::new(), None, false),
+        };
+        if let Some(value) = inserted {
+            let (depth, added) = object::depth_and_size(value, object::MAX_DEPTH, MAX_BODY_BYTES);
+            if depth + path.matches('/').count() > object::MAX_DEPTH {
+                return Err(invalid(format!(
+                    "the patched object would nest deeper than {} levels",
+                    object::MAX_DEPTH
+                )));
+            }
+            if grows {
+                size += added;
+            }
+            if size > MAX_BODY_BYTES {
+                return Err(ApiError::too_large(MAX_BODY_BYTES));
+            }
+        }
+        json_patch::patch(target, std::slice::from_ref(op))
+            .map_err(|e| invalid(format!("the JSON patch could not be applied: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Most operations one JSON patch may carry, as upstream.
+const MAX_OPERATIONS: usize = 10_000;
+
 /// `PATCH .../{name}[/status]`.
 pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> ApiResult<Response> {
     let params = WriteParams::parse(&call.query, WriteVerb::Patch).map_err(params_error)?;
     let body = PatchBody::decode(&call)?;
+    let duplicates = crate::codec::duplicate_fields(&call.body);
+    if params.field_validation == closet_types::FieldValidation::Strict && !duplicates.is_empty() {
+        let fields: Vec<String> = duplicates
+            .iter()
+            .take(16)
+            .map(|f| format!("duplicate field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            fields.join(", ")
+        )));
+    }
     let precondition = body.precondition()?;
     let info = call.info.clone();
     let name = call.name().to_string();
@@ -133,6 +208,12 @@ pub(crate) async fn patch(shared: &Shared, call: Call, scope: UpdateScope) -> Ap
         |current| {
             let mut patched = body.apply_to(current, &info, &name)?;
             check_patched(current, &patched)?;
+            // A malformed value (a bad timestamp) is the decoder's 400 before anything else.
+            super::update::check_typed(&call, &patched)?;
+            let errors = strategy::validate_identity(current, &patched);
+            if !errors.is_empty() {
+                return Err(ApiError::invalid(&info, &name, errors));
+            }
             strategy::prepare_update(&info, current, &mut patched, scope);
             Ok(patched)
         },

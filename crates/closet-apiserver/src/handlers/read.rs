@@ -10,6 +10,11 @@ use crate::object;
 
 /// `GET .../{name}`.
 pub(crate) async fn get(shared: &Shared, call: Call) -> ApiResult<Response> {
+    // Any stored state satisfies a resourceVersion, but it must be one.
+    let rv = closet_types::GetParams::parse(&call.query).resource_version;
+    if let Some(rv) = rv.filter(|rv| !rv.is_empty()) {
+        object::parse_revision(&rv)?;
+    }
     let kv = shared
         .store
         .get(&call.key())

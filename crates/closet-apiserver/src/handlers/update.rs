@@ -48,6 +48,10 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
         params.dry_run,
         true,
         |current| {
+            let errors = strategy::validate_identity(current, &obj);
+            if !errors.is_empty() {
+                return Err(ApiError::invalid(&call.info, call.name(), errors));
+            }
             let mut next = obj.clone();
             strategy::prepare_update(&call.info, current, &mut next, scope);
             Ok(next)
@@ -63,6 +67,18 @@ pub(crate) async fn update(shared: &Shared, call: Call, scope: UpdateScope) -> A
 /// Rejects objects that do not decode as their built-in type, with upstream's wording: a
 /// missing required field is a 422, a value of the wrong type a 400.
 pub(crate) fn check_typed(call: &Call, obj: &Value) -> ApiResult<()> {
+    // Deeper objects could not be read back (the decoder stops at 128 levels) and would make
+    // every recursive step risky; refuse them before anything walks them.
+    let (depth, _) = object::depth_and_size(obj, object::MAX_DEPTH, usize::MAX);
+    if depth > object::MAX_DEPTH {
+        let why = format!("nests deeper than {} levels", object::MAX_DEPTH);
+        let error = closet_types::FieldError::invalid("", "", why);
+        return Err(ApiError::invalid(
+            &call.info,
+            object::name(obj),
+            vec![error],
+        ));
+    }
     match crate::typed::check(&call.info, obj) {
         Ok(()) => Ok(()),
         Err(crate::typed::TypedError::Missing { field }) => {

@@ -26,6 +26,9 @@ use crate::object;
 /// How often an idle watch that asked for bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 
+/// Longest watch a client may ask for: a year. (No timeout at all means "until closed".)
+const MAX_WATCH_SECONDS: i64 = 365 * 24 * 3600;
+
 /// Events buffered per watch before the sender waits on the client.
 const STREAM_BUFFER: usize = 64;
 
@@ -38,6 +41,14 @@ pub(crate) async fn watch(
     params: ListParams,
     filter: Filter,
 ) -> ApiResult<Response> {
+    if params
+        .timeout_seconds
+        .is_some_and(|t| !(0..=MAX_WATCH_SECONDS).contains(&t))
+    {
+        return Err(ApiError::bad_request(format!(
+            "timeoutSeconds must be between 0 and {MAX_WATCH_SECONDS}"
+        )));
+    }
     let rv = params
         .resource_version
         .as_deref()

@@ -49,9 +49,28 @@ fn pod_spec_frozen_part(spec: Option<&Value>) -> Value {
     spec
 }
 
+/// A write may not change an object's uid or creation time (omitting them is fine: the
+/// server keeps the stored ones).
+pub(crate) fn identity(old: &Value, new: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for field in ["uid", "creationTimestamp"] {
+        let after = at(new, &["metadata", field]);
+        if after.is_some_and(|a| !a.is_null() && Some(a) != at(old, &["metadata", field])) {
+            let shown = after.cloned().map_or(BadValue::Omitted, BadValue::Json);
+            errors.push(FieldError::invalid(
+                format!("metadata.{field}"),
+                shown,
+                IMMUTABLE,
+            ));
+        }
+    }
+    errors
+}
+
 /// Changes `new` makes to fields of `old` that may not change.
 pub(super) fn check(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    errors.extend(identity(old, new));
     if info.custom.is_some() {
         return errors;
     }

@@ -8,6 +8,7 @@ mod defaults;
 mod deletion;
 mod immutable;
 mod required;
+mod rules;
 
 use closet_types::FieldError;
 use serde_json::{Map, Value, json};
@@ -229,6 +230,7 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
         }
     }
     errors.extend(required::check(info, obj));
+    errors.extend(rules::check(info, obj));
     if is_crd(info) {
         errors.extend(crate::crd::validate(obj));
     }
@@ -313,6 +315,12 @@ fn validate_string_map(v: &Value, field: &str, labels: bool, errors: &mut Vec<Fi
             errors.push(FieldError::too_long(field, MAX_ANNOTATION_BYTES));
         }
     }
+}
+
+/// Changes a client's object makes to the stored object's identity (uid, creation time),
+/// checked before the server restores them.
+pub fn validate_identity(old: &Value, requested: &Value) -> Vec<FieldError> {
+    immutable::identity(old, requested)
 }
 
 /// Changes an update makes to fields that may not change once set.

@@ -14,10 +14,17 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{https, preflight};
 
+/// Stack of each async worker and blocking thread.
+const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 /// Runs the server until SIGTERM or SIGINT.
 pub(crate) fn run(args: ServerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Request handling recurses through JSON and YAML up to the decoders' depth limits;
+        // debug builds use several times the stack of release builds for that. Untouched
+        // stack pages cost no memory.
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(serve(args));
