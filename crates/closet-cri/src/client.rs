@@ -1,0 +1,147 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_cri::v1::image_service_client::ImageServiceClient;
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::cri;
+use crate::{BoxFuture, CriError, Runtime};
+
+/// The CRI API version closet speaks.
+const CRI_VERSION: &str = "v1";
+
+/// How long one attempt to open the socket may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// [`Runtime`] over CRI v1 gRPC on a unix socket (containerd's, or any CRI runtime's).
+#[derive(Clone, Debug)]
+pub struct CriClient {
+    socket: PathBuf,
+    runtime: RuntimeServiceClient<Channel>,
+    images: ImageServiceClient<Channel>,
+}
+
+impl CriClient {
+    /// Connects to an existing CRI socket, as `--container-runtime-endpoint` does.
+    ///
+    /// Accepts a plain path or a `unix://` URI. Fails if nothing listens there; the runtime
+    /// is not asked anything until the first call.
+    pub async fn connect(endpoint: impl AsRef<Path>) -> Result<Self, CriError> {
+        let socket = socket_path(endpoint.as_ref());
+        let uri = format!("unix://{}", socket.display());
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|source| CriError::Endpoint {
+                socket: socket.clone(),
+                source,
+            })?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|source| CriError::Connect {
+                socket: socket.clone(),
+                source,
+            })?;
+        Ok(Self {
+            socket,
+            runtime: RuntimeServiceClient::new(channel.clone()),
+            images: ImageServiceClient::new(channel),
+        })
+    }
+
+    /// The socket this client talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn call_error(&self, method: &'static str) -> impl FnOnce(tonic::Status) -> CriError + '_ {
+        move |status| CriError::Call {
+            method,
+            socket: self.socket.clone(),
+            source: Box::new(status),
+        }
+    }
+}
+
+/// `unix:///run/x.sock` and `/run/x.sock` name the same socket.
+fn socket_path(endpoint: &Path) -> PathBuf {
+    match endpoint.to_str().and_then(|s| s.strip_prefix("unix://")) {
+        Some(rest) => PathBuf::from(rest),
+        None => endpoint.to_path_buf(),
+    }
+}
+
+// === impl Runtime for CriClient ===
+
+impl Runtime for CriClient {
+    fn version(&self) -> BoxFuture<'_, Result<cri::VersionResponse, CriError>> {
+        Box::pin(async move {
+            let request = cri::VersionRequest {
+                version: CRI_VERSION.to_owned(),
+            };
+            let response = self.runtime.clone().version(request).await;
+            Ok(response.map_err(self.call_error("Version"))?.into_inner())
+        })
+    }
+
+    fn list_pod_sandboxes(&self) -> BoxFuture<'_, Result<Vec<cri::PodSandbox>, CriError>> {
+        Box::pin(async move {
+            let request = cri::ListPodSandboxRequest { filter: None };
+            let response = self.runtime.clone().list_pod_sandbox(request).await;
+            Ok(response
+                .map_err(self.call_error("ListPodSandbox"))?
+                .into_inner()
+                .items)
+        })
+    }
+
+    fn list_containers(&self) -> BoxFuture<'_, Result<Vec<cri::Container>, CriError>> {
+        Box::pin(async move {
+            let request = cri::ListContainersRequest { filter: None };
+            let response = self.runtime.clone().list_containers(request).await;
+            Ok(response
+                .map_err(self.call_error("ListContainers"))?
+                .into_inner()
+                .containers)
+        })
+    }
+
+    fn list_images(&self) -> BoxFuture<'_, Result<Vec<cri::Image>, CriError>> {
+        Box::pin(async move {
+            let request = cri::ListImagesRequest { filter: None };
+            let response = self.images.clone().list_images(request).await;
+            Ok(response
+                .map_err(self.call_error("ListImages"))?
+                .into_inner()
+                .images)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_uri_and_path_name_the_same_socket() {
+        assert_eq!(
+            socket_path(Path::new("unix:///run/x.sock")),
+            Path::new("/run/x.sock")
+        );
+        assert_eq!(
+            socket_path(Path::new("/run/x.sock")),
+            Path::new("/run/x.sock")
+        );
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_missing_socket_names_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("nothing.sock");
+        let err = CriClient::connect(&socket)
+            .await
+            .expect_err("no one listens");
+        assert!(matches!(err, CriError::Connect { .. }), "{err:?}");
+        assert!(err.to_string().contains("nothing.sock"), "{err}");
+    }
+}
