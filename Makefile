@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: test unit e2e build release bench lint fmt
+.PHONY: test unit e2e build release bench fuzz lint fmt
 
 ## Build the closet binary (debug).
 build:
@@ -32,6 +32,11 @@ e2e: build
 bench: release
 	$(CARGO) run --release -p closet-store --example store_bench
 	$(CARGO) run --release -p closet-bench --bin api_bench
+
+## Fuzz body decoding and every patch type for a minute each (needs nightly and cargo-fuzz).
+fuzz:
+	$(CARGO) +nightly fuzz run decode_body -- -max_total_time=60
+	$(CARGO) +nightly fuzz run patches -- -max_total_time=60
 
 lint:
 	$(CARGO) fmt --all -- --check
