@@ -35,8 +35,8 @@ bench: release
 
 ## Fuzz body decoding and every patch type for a minute each (needs nightly and cargo-fuzz).
 fuzz:
-	$(CARGO) +nightly fuzz run decode_body -- -max_total_time=60
-	$(CARGO) +nightly fuzz run patches -- -max_total_time=60
+	$(CARGO) +nightly fuzz run decode_body -- -max_total_time=60 -timeout=5 -rss_limit_mb=2048
+	$(CARGO) +nightly fuzz run patches -- -max_total_time=60 -timeout=5 -rss_limit_mb=2048
 
 lint:
 	$(CARGO) fmt --all -- --check
