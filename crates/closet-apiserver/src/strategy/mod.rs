@@ -328,6 +328,24 @@ pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<Fie
     immutable::check(info, old, new)
 }
 
+/// Every container of a pod spec, regular and init, with the path it has in upstream's
+/// messages (`spec.containers[0]`, `spec.template.spec.initContainers[1]`).
+fn containers<'a>(
+    spec: &'a Value,
+    path: &'a str,
+) -> impl Iterator<Item = (String, &'a Value)> + 'a {
+    ["containers", "initContainers"]
+        .into_iter()
+        .flat_map(move |list| {
+            spec.get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(move |(i, c)| (format!("{path}.{list}[{i}]"), c))
+        })
+}
+
 /// Field values for field selectors: the generic dotted lookup, with the defaults upstream
 /// reports for absent booleans.
 pub fn field_lookup(obj: &Value, field: &str) -> Option<String> {

@@ -21,21 +21,10 @@ fn pod_spec(spec: &Value, path: &str, errors: &mut Vec<FieldError>) {
     if containers.is_none_or(|c| c.is_empty()) {
         errors.push(FieldError::required(format!("{path}.containers"), ""));
     }
-    for list in ["containers", "initContainers"] {
-        for (i, c) in spec
-            .get(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            for field in ["name", "image"] {
-                if missing(c.get(field)) {
-                    errors.push(FieldError::required(
-                        format!("{path}.{list}[{i}].{field}"),
-                        "",
-                    ));
-                }
+    for (at, c) in super::containers(spec, path) {
+        for field in ["name", "image"] {
+            if missing(c.get(field)) {
+                errors.push(FieldError::required(format!("{at}.{field}"), ""));
             }
         }
     }

@@ -60,54 +60,36 @@ fn int_in(obj: &Value, path: &[&str], min: i64, max: i64, why: &str, errors: &mu
     let Some(v) = path.iter().try_fold(obj, |v, p| v.get(p)) else {
         return;
     };
-    if let Some(n) = v.as_i64() {
-        if n < min || n > max {
-            errors.push(FieldError::invalid(path.join("."), BadValue::Int(n), why));
-        }
+    if let Some(n) = v.as_i64()
+        && (n < min || n > max)
+    {
+        errors.push(FieldError::invalid(path.join("."), BadValue::Int(n), why));
     }
 }
 
 const PORT: &str = "must be between 1 and 65535, inclusive";
 
 fn container_ports(spec: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    for list in ["containers", "initContainers"] {
-        for (i, c) in spec
-            .get(list)
+    for (at, c) in super::containers(spec, path) {
+        for (j, p) in c
+            .get("ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .enumerate()
         {
-            for (j, p) in c
-                .get("ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let at = format!("{path}.{list}[{i}].ports[{j}]");
-                if let Some(n) = p
-                    .get("containerPort")
+            let port = |field: &str, min: i64| {
+                p.get(field)
                     .and_then(Value::as_i64)
-                    .filter(|n| !(1..=65535).contains(n))
-                {
-                    errors.push(FieldError::invalid(
-                        format!("{at}.containerPort"),
-                        BadValue::Int(n),
-                        PORT,
-                    ));
-                }
-                if let Some(n) = p
-                    .get("hostPort")
-                    .and_then(Value::as_i64)
-                    .filter(|n| !(0..=65535).contains(n))
-                {
-                    errors.push(FieldError::invalid(
-                        format!("{at}.hostPort"),
-                        BadValue::Int(n),
-                        PORT,
-                    ));
-                }
+                    .filter(|n| !(min..=65535).contains(n))
+            };
+            if let Some(n) = port("containerPort", 1) {
+                let field = format!("{at}.ports[{j}].containerPort");
+                errors.push(FieldError::invalid(field, BadValue::Int(n), PORT));
+            }
+            if let Some(n) = port("hostPort", 0) {
+                let field = format!("{at}.ports[{j}].hostPort");
+                errors.push(FieldError::invalid(field, BadValue::Int(n), PORT));
             }
         }
     }
