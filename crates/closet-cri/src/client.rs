@@ -6,10 +6,8 @@ use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cri;
+use crate::runtime::cri_calls;
 use crate::{BoxFuture, CriError, Runtime};
-
-/// The CRI API version closet speaks.
-const CRI_VERSION: &str = "v1";
 
 /// How long one attempt to open the socket may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,50 +71,21 @@ fn socket_path(endpoint: &Path) -> PathBuf {
 
 // === impl Runtime for CriClient ===
 
-impl Runtime for CriClient {
-    fn version(&self) -> BoxFuture<'_, Result<cri::VersionResponse, CriError>> {
-        Box::pin(async move {
-            let request = cri::VersionRequest {
-                version: CRI_VERSION.to_owned(),
-            };
-            let response = self.runtime.clone().version(request).await;
-            Ok(response.map_err(self.call_error("Version"))?.into_inner())
-        })
-    }
-
-    fn list_pod_sandboxes(&self) -> BoxFuture<'_, Result<Vec<cri::PodSandbox>, CriError>> {
-        Box::pin(async move {
-            let request = cri::ListPodSandboxRequest { filter: None };
-            let response = self.runtime.clone().list_pod_sandbox(request).await;
-            Ok(response
-                .map_err(self.call_error("ListPodSandbox"))?
-                .into_inner()
-                .items)
-        })
-    }
-
-    fn list_containers(&self) -> BoxFuture<'_, Result<Vec<cri::Container>, CriError>> {
-        Box::pin(async move {
-            let request = cri::ListContainersRequest { filter: None };
-            let response = self.runtime.clone().list_containers(request).await;
-            Ok(response
-                .map_err(self.call_error("ListContainers"))?
-                .into_inner()
-                .containers)
-        })
-    }
-
-    fn list_images(&self) -> BoxFuture<'_, Result<Vec<cri::Image>, CriError>> {
-        Box::pin(async move {
-            let request = cri::ListImagesRequest { filter: None };
-            let response = self.images.clone().list_images(request).await;
-            Ok(response
-                .map_err(self.call_error("ListImages"))?
-                .into_inner()
-                .images)
-        })
-    }
+macro_rules! impl_client {
+    ($(($method:ident, $service:ident, $name:literal, $req:ident, $resp:ident)),* $(,)?) => {
+        impl Runtime for CriClient {
+            $(
+                fn $method(&self, request: cri::$req) -> BoxFuture<'_, Result<cri::$resp, CriError>> {
+                    Box::pin(async move {
+                        let response = self.$service.clone().$method(request).await;
+                        Ok(response.map_err(self.call_error($name))?.into_inner())
+                    })
+                }
+            )*
+        }
+    };
 }
+cri_calls!(impl_client);
 
 #[cfg(test)]
 mod tests {

@@ -79,6 +79,11 @@ impl ContainerdConfig {
         self.agent_dir.join("containerd.log")
     }
 
+    /// Where per-registry `hosts.toml` files go (`certs.d/<host>/hosts.toml`).
+    pub fn registry_config_dir(&self) -> PathBuf {
+        self.containerd_dir().join("certs.d")
+    }
+
     /// The CNI config directory the agent writes its conflist into.
     pub fn cni_conf_dir(&self) -> PathBuf {
         self.agent_dir.join("cni").join("net.d")
@@ -118,6 +123,7 @@ impl ContainerdConfig {
         let sandbox_image = toml_string(&self.sandbox_image);
         let cni_bin = toml_path(&self.cni_bin_dir)?;
         let cni_conf = toml_path(&self.cni_conf_dir())?;
+        let certs = toml_path(&self.registry_config_dir())?;
         const CRI: &str = r#"plugins."io.containerd.grpc.v1.cri""#;
 
         let mut out = String::new();
@@ -137,6 +143,11 @@ impl ContainerdConfig {
              [plugins.\"io.containerd.internal.v1.opt\"]\n  path = {opt}\n\
              \n\
              [{CRI}]\n  sandbox_image = {sandbox_image}\n\
+             \x20 # exec, attach and port-forward streams: loopback only, for the agent's node API.\n\
+             \x20 stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n\
+             \n\
+             # Per-registry settings (mirrors, plain-HTTP registries): certs.d/<host>/hosts.toml.\n\
+             [{CRI}.registry]\n  config_path = {certs}\n\
              \n\
              [{CRI}.containerd]\n  snapshotter = \"overlayfs\"\n  default_runtime_name = \"runc\"\n\
              \n\
@@ -197,6 +208,13 @@ required_plugins = ["io.containerd.grpc.v1.cri"]
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "closet.local/pause:1"
+  # exec, attach and port-forward streams: loopback only, for the agent's node API.
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+# Per-registry settings (mirrors, plain-HTTP registries): certs.d/<host>/hosts.toml.
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "/var/lib/closet/agent/containerd/certs.d"
 
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "overlayfs"

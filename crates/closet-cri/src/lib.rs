@@ -21,5 +21,5 @@ pub use config::{ContainerdConfig, DEFAULT_CNI_BIN_DIR, DEFAULT_SANDBOX_IMAGE};
 pub use error::CriError;
 /// The CRI v1 messages, re-exported so callers need no direct `k8s-cri` dependency.
 pub use k8s_cri::v1 as cri;
-pub use runtime::{BoxFuture, Runtime};
+pub use runtime::{BoxFuture, CRI_VERSION, Runtime, RuntimeExt};
 pub use supervisor::{Containerd, find_binaries};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{ContainerdConfig, CriClient, CriError, Runtime as _};
+use crate::{ContainerdConfig, CriClient, CriError, RuntimeExt};
 
 /// How often start polls the socket.
 const POLL: Duration = Duration::from_millis(100);
@@ -193,7 +193,7 @@ async fn wait_ready(
 
 async fn probe(socket: &Path) -> Result<CriClient, CriError> {
     let client = CriClient::connect(socket).await?;
-    let version = client.version().await?;
+    let version = client.runtime_version().await?;
     tracing::debug!(runtime = %version.runtime_name, version = %version.runtime_version, "containerd ready");
     Ok(client)
 }

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use closet_cri::{Containerd, ContainerdConfig, Runtime as _, find_binaries};
+use closet_cri::{Containerd, ContainerdConfig, RuntimeExt, find_binaries};
 
 fn skip_reason() -> Option<String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -37,17 +37,17 @@ async fn supervised_containerd_answers_cri_and_stops() {
     assert!(config.log_path().exists());
 
     let cri = containerd.client();
-    let version = cri.version().await.expect("version");
+    let version = cri.runtime_version().await.expect("version");
     assert_eq!(version.runtime_name, "containerd");
     assert_eq!(version.runtime_api_version, "v1");
     assert!(
-        cri.list_pod_sandboxes()
+        cri.all_sandboxes()
             .await
             .expect("sandboxes")
             .is_empty()
     );
-    assert!(cri.list_containers().await.expect("containers").is_empty());
-    assert!(cri.list_images().await.expect("images").is_empty());
+    assert!(cri.all_containers().await.expect("containers").is_empty());
+    assert!(cri.all_images().await.expect("images").is_empty());
 
     // A second client in "existing socket" mode sees the same runtime.
     let external =
@@ -55,7 +55,7 @@ async fn supervised_containerd_answers_cri_and_stops() {
             .await
             .expect("connect to the existing socket");
     assert_eq!(
-        external.version().await.expect("version").runtime_name,
+        external.runtime_version().await.expect("version").runtime_name,
         "containerd"
     );
 

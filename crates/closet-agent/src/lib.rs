@@ -1,0 +1,1 @@
+//! The node agent: registers the Node, renews its Lease and runs bound pods through CRI.

@@ -1,0 +1,1 @@
+//! OCI image archives built by closet: the pause image and test images.

@@ -1,0 +1,1 @@
+//! Pod spec to CRI: sandbox and container configs, environment, volumes on disk.
