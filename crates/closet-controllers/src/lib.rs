@@ -6,7 +6,9 @@
 //! Every controller has the shape `reconcile(object, context) -> Action` plus an error policy
 //! (STYLE.md §4); start with [`namespace`], then [`run`], which starts them all.
 
+pub mod binder;
 pub mod namespace;
+pub mod node_ipam;
 
 use std::future::Future;
 
@@ -43,7 +45,55 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
+/// Cluster-wide settings the controllers need.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The range node pod CIDRs are carved from.
+    pub cluster_cidr: node_ipam::Ipv4Net,
+    /// The prefix length of each node's pod CIDR.
+    pub node_cidr_prefix: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cluster_cidr: node_ipam::Ipv4Net::parse(node_ipam::DEFAULT_CLUSTER_CIDR).unwrap_or(
+                node_ipam::Ipv4Net {
+                    addr: std::net::Ipv4Addr::new(10, 42, 0, 0),
+                    prefix: 16,
+                },
+            ),
+            node_cidr_prefix: node_ipam::DEFAULT_NODE_PREFIX,
+        }
+    }
+}
+
 /// Runs every controller until `shutdown` resolves.
-pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    namespace::run(client, shutdown).await;
+pub async fn run(
+    client: kube::Client,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    tokio::join!(
+        namespace::run(client.clone(), stopped()),
+        node_ipam::run(
+            client.clone(),
+            settings.cluster_cidr,
+            settings.node_cidr_prefix,
+            stopped()
+        ),
+        binder::run(client, stopped()),
+    );
+    signal.abort();
 }

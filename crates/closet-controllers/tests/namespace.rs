@@ -37,9 +37,13 @@ async fn deleted_namespace_empties_then_goes_away() {
     let dir = tempfile::tempdir().unwrap();
     let client = client(&dir).await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(closet_controllers::run(client.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let controller = tokio::spawn(closet_controllers::run(
+        client.clone(),
+        closet_controllers::Settings::default(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns = Namespace {

@@ -98,6 +98,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     });
     let controllers = tokio::spawn(closet_controllers::run(
         in_process_client(&api, CONTROLLERS_USER),
+        closet_controllers::Settings::default(),
         stopped(stopping.clone()),
     ));
 

@@ -1,0 +1,94 @@
+//! Pod CIDR allocation and the minimal binder against a real apiserver, in-process.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::time::Duration;
+
+use closet_apiserver::{ApiServer, Config, auth::User};
+use closet_store::sqlite::{Options, SqliteStore};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+async fn client(dir: &tempfile::TempDir) -> kube::Client {
+    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
+    let api = ApiServer::new(store, Config::default());
+    api.bootstrap().await.unwrap();
+    let admin = User {
+        name: "test".into(),
+        groups: vec!["system:masters".into()],
+    };
+    kube::Client::new(api.router_as(admin), "default")
+}
+
+/// Polls `check` every 50 ms for up to 10 s.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    mut check: impl FnMut() -> F,
+) -> T {
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 10 s");
+}
+
+#[tokio::test]
+async fn nodes_get_distinct_pod_cidrs_and_unbound_pods_get_a_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let controllers = tokio::spawn(closet_controllers::run(
+        client.clone(),
+        closet_controllers::Settings::default(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    for name in ["one", "two"] {
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+    }
+    let cidr = |name: &'static str| {
+        let nodes = nodes.clone();
+        async move { nodes.get(name).await.unwrap().spec?.pod_cidr }
+    };
+    let one = eventually(|| cidr("one")).await;
+    let two = eventually(|| cidr("two")).await;
+    assert_ne!(one, two);
+    let mut both = [one.clone(), two.clone()];
+    both.sort();
+    assert_eq!(both, ["10.42.0.0/24", "10.42.1.0/24"]);
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "web", "image": "busybox"}], "nodeSelector": {"kubernetes.io/hostname": "two"}}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let unbound = pods.get("web").await.unwrap().spec.unwrap().node_name;
+    assert_eq!(unbound, None, "no node carries the selected label yet");
+
+    let label = json!({"metadata": {"labels": {"kubernetes.io/hostname": "two"}}});
+    nodes
+        .patch(
+            "two",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&label),
+        )
+        .await
+        .unwrap();
+    let placed = eventually(|| {
+        let pods = pods.clone();
+        async move { pods.get("web").await.unwrap().spec?.node_name }
+    })
+    .await;
+    assert_eq!(placed, "two");
+    let _ = stop_tx.send(());
+    controllers.await.unwrap();
+}
