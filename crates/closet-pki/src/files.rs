@@ -117,7 +117,7 @@ impl ClusterTls {
 
 /// Keeps a stored leaf only if it parses, was signed by the CA, is not about to expire, and
 /// passes `wanted`.
-fn fit(
+pub(crate) fn fit(
     stored: Option<CertAndKey>,
     ca_der: &[u8],
     now: i64,
@@ -138,7 +138,7 @@ fn load_ca(dir: &Path, pair: CertAndKey) -> Result<CertificateAuthority, PkiErro
 }
 
 /// The first certificate in a PEM text as DER, or nothing (which every check treats as unfit).
-fn der_of(pem: &str) -> Vec<u8> {
+pub(crate) fn der_of(pem: &str) -> Vec<u8> {
     CertificateDer::from_pem_slice(pem.as_bytes())
         .map(|der| der.to_vec())
         .unwrap_or_default()
@@ -146,7 +146,7 @@ fn der_of(pem: &str) -> Vec<u8> {
 
 /// Reads `<stem>.crt` and `<stem>.key`. `None` when neither exists; an error when only one does
 /// for the CA (leaves are simply reissued).
-fn read_pair(dir: &Path, stem: &str) -> Result<Option<CertAndKey>, PkiError> {
+pub(crate) fn read_pair(dir: &Path, stem: &str) -> Result<Option<CertAndKey>, PkiError> {
     let cert_path = dir.join(format!("{stem}.crt"));
     let key_path = dir.join(format!("{stem}.key"));
     let cert = read_optional(&cert_path)?;
@@ -166,7 +166,7 @@ fn read_pair(dir: &Path, stem: &str) -> Result<Option<CertAndKey>, PkiError> {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
@@ -177,7 +177,7 @@ fn read_optional(path: &Path) -> Result<Option<String>, PkiError> {
     }
 }
 
-fn write_pair(dir: &Path, stem: &str, pair: &CertAndKey) -> Result<(), PkiError> {
+pub(crate) fn write_pair(dir: &Path, stem: &str, pair: &CertAndKey) -> Result<(), PkiError> {
     // The key goes first: a crash in between leaves a key without a certificate, which the
     // next start treats as missing and reissues, never a certificate with a stale key.
     write_file_atomic(

@@ -167,7 +167,7 @@ impl CertificateAuthority {
         )
     }
 
-    fn sign(
+    pub(crate) fn sign(
         &self,
         what: &str,
         mut params: CertificateParams,

@@ -8,14 +8,19 @@
 //! configuration of the API listener, [`user_from_certificate`] turns a verified client
 //! certificate into a user, and [`ClusterTls::admin_kubeconfig`] renders the admin kubeconfig.
 //!
+//! Nodes join with a [`JoinToken`] (`<data-dir>/server/token`, see [`join`]) and get
+//! [`NodeCredentials`] of their own (see [`node`]).
+//!
 //! Everything uses rustls's ring provider; nothing here installs a process-wide default.
 
 mod error;
 mod files;
 mod inspect;
 mod issue;
+pub mod join;
 mod kubeconfig;
 mod names;
+pub mod node;
 mod tls;
 
 #[cfg(test)]
@@ -25,8 +30,10 @@ pub use error::PkiError;
 pub use files::{ADMIN_GROUP, ADMIN_USER, ClusterTls, RENEW_BEFORE, write_file_atomic};
 pub use inspect::user_from_certificate;
 pub use issue::{CertAndKey, CertificateAuthority};
+pub use join::JoinToken;
 pub use kubeconfig::{KUBECONFIG_NAME, local_server_url};
 pub use names::ServingNames;
+pub use node::NodeCredentials;
 pub use tls::ALPN_PROTOCOLS;
 
 /// The current time in seconds since 1970. A clock before 1970 reads as 0, which only makes
