@@ -23,6 +23,7 @@ mod discovery;
 pub mod error;
 mod filter;
 mod handlers;
+pub mod join;
 mod merge_meta;
 pub mod object;
 mod openapi;
@@ -67,6 +68,7 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct ApiServer {
     shared: Arc<Shared>,
+    join: Option<Arc<join::JoinAuthority>>,
 }
 
 impl ApiServer {
@@ -79,7 +81,15 @@ impl ApiServer {
         };
         Self {
             shared: Arc::new(shared),
+            join: None,
         }
+    }
+
+    /// Lets nodes join with `authority`'s token: serves `POST /closet/v1/join` and
+    /// `GET /closet/v1/ca` (see [`join`]). Without it, both answer 404.
+    pub fn with_join(mut self, authority: join::JoinAuthority) -> Self {
+        self.join = Some(Arc::new(authority));
+        self
     }
 
     /// Creates what every cluster has: the system namespaces and their `default`
@@ -104,6 +114,8 @@ impl ApiServer {
             .fallback(handlers::serve)
             .with_state(self.shared.clone())
             .layer(middleware::from_fn(require_user))
+            // Merged after the layer: a joining node has no certificate yet, only its token.
+            .merge(join::router(self.join.clone()))
     }
 }
 
