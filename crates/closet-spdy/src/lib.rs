@@ -18,6 +18,8 @@
 mod dictionary;
 pub mod frame;
 pub mod header_block;
+pub mod session;
 
 pub use frame::{Frame, FrameDecoder, FrameEncoder, FrameError};
 pub use header_block::Headers;
+pub use session::{Role, Session, SessionError, Stream};
