@@ -79,6 +79,11 @@ impl ContainerdConfig {
         self.agent_dir.join("containerd.log")
     }
 
+    /// Where the running containerd's PID is recorded.
+    pub fn pid_path(&self) -> PathBuf {
+        self.containerd_dir().join("containerd.pid")
+    }
+
     /// Where per-registry `hosts.toml` files go (`certs.d/<host>/hosts.toml`).
     pub fn registry_config_dir(&self) -> PathBuf {
         self.containerd_dir().join("certs.d")

@@ -49,7 +49,13 @@ impl Containerd {
         // serves it, ours would block on its metadata lock while the probe below talked to the
         // old one.
         if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Err(CriError::AlreadyRunning { socket });
+            // A containerd left behind by a closet that was killed (kill -9, a crash) still
+            // serves the socket. It is ours if its PID file says so: stop it and start afresh.
+            // The containers survive (their shims keep them running) and the new containerd
+            // picks them up again.
+            if !stop_leftover(&config.pid_path(), config.stop_grace).await {
+                return Err(CriError::AlreadyRunning { socket });
+            }
         }
         let config_path = config.config_path();
         fs::write(&config_path, config.render()?).map_err(|source| CriError::WriteConfig {
@@ -81,6 +87,9 @@ impl Containerd {
             grace: config.stop_grace,
         };
         tracing::info!(pid = child.pid(), socket = %socket.display(), "started containerd");
+        if let Some(pid) = child.pid() {
+            let _ = fs::write(config.pid_path(), pid.to_string());
+        }
 
         let client = wait_ready(&mut child, &config).await?;
         Ok(Self {
@@ -119,6 +128,37 @@ impl Containerd {
                 source: std::io::Error::other(e),
             })?
     }
+}
+
+/// Stops the containerd named by `pid_file` if it still runs; true once it is gone.
+async fn stop_leftover(pid_file: &Path, grace: Duration) -> bool {
+    let Some(pid) = fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    let comm =
+        fs::read_to_string(format!("/proc/{}/comm", pid.as_raw_nonzero())).unwrap_or_default();
+    if comm.trim() != "containerd" {
+        return false;
+    }
+    tracing::info!(
+        pid = pid.as_raw_nonzero().get(),
+        "stopping the containerd a previous closet left running"
+    );
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if rustix::process::test_kill_process(pid).is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    rustix::process::test_kill_process(pid).is_err()
 }
 
 /// Looks for `containerd` and `runc` on `path` (a `PATH`-style list) and returns containerd's
