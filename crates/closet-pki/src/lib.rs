@@ -18,6 +18,8 @@ mod files;
 mod inspect;
 mod issue;
 pub mod join;
+#[cfg(feature = "client")]
+pub mod join_client;
 mod kubeconfig;
 mod names;
 pub mod node;
