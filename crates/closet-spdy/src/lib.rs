@@ -18,6 +18,7 @@
 mod dictionary;
 pub mod frame;
 pub mod header_block;
+pub mod remotecommand;
 pub mod session;
 
 pub use frame::{Frame, FrameDecoder, FrameEncoder, FrameError};
