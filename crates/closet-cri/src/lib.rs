@@ -10,6 +10,7 @@
 mod client;
 mod config;
 mod error;
+pub mod images;
 mod runtime;
 mod supervisor;
 
