@@ -15,6 +15,7 @@
 //! - [`frame`] is the wire format: [`frame::Frame`], the incremental [`frame::FrameDecoder`]
 //!   and the [`frame::FrameEncoder`], with header blocks in [`header_block`].
 
+mod compression;
 mod dictionary;
 pub mod frame;
 pub mod header_block;

@@ -7,7 +7,8 @@ use super::{
     FLAG_FIN, FLAG_UNIDIRECTIONAL, Frame, FrameError, GoAwayStatus, Kind, MAX_STREAM_ID, RstStatus,
     Setting, SynStream, VERSION, read_u32,
 };
-use crate::header_block::{self, HeaderDecompressor, Headers};
+use crate::compression::HeaderDecompressor;
+use crate::header_block::{self, Headers};
 
 /// Where the decoder is within the byte stream.
 enum State {

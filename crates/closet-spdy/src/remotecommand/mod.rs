@@ -15,6 +15,12 @@
 //! the error stream and resets every stream; [`StatusStream::wait`] turns that into a
 //! [`FinalStatus`]. Read stdout and stderr concurrently: the session pauses the whole
 //! connection while one stream's buffer is full.
+//!
+//! Keep the resize stream (and any stream not yet at its end) until `wait` has returned:
+//! the server closes the connection right after writing the status, and a frame sent after
+//! that, such as the reset a dropped open stream sends, makes the kernel reset the
+//! connection and discard whatever part of the status was not read yet. Streams that
+//! reached their end (stdout, stderr, a shut-down stdin) send nothing when dropped.
 
 use std::io;
 use std::time::Duration;

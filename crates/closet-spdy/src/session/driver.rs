@@ -9,20 +9,19 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace, warn};
 
 use super::state::{Command, Reset, Shared, StreamShared, lock};
-use super::{
-    FINAL_FLUSH_TIMEOUT, MAX_QUEUED_PINGS, READ_CHUNK, RECV_BUFFER_LIMIT, Stream, WRITE_BATCH,
-};
+use super::writer::Writer;
+use super::{FINAL_FLUSH_TIMEOUT, MAX_QUEUED_PINGS, READ_CHUNK, RECV_BUFFER_LIMIT, Stream};
 use crate::frame::{
     Frame, FrameDecoder, FrameEncoder, FrameError, GoAwayStatus, RstStatus, SynStream,
 };
 use crate::header_block::Headers;
 
-type Io = dyn AsyncReadWrite;
+pub(super) type Io = dyn AsyncReadWrite;
 
 /// Object-safe union of the traits the io must implement, so the task is not generic.
 pub(super) trait AsyncReadWrite: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -302,109 +301,4 @@ fn reset_by_peer(shared: &Shared, stream: &StreamShared, status: RstStatus) {
     }
     stream.space.notify_waiters();
     lock(&shared.conn).streams.remove(&stream.id);
-}
-
-struct Writer {
-    io: WriteHalf<Box<Io>>,
-    encoder: FrameEncoder,
-    /// Encoded bytes not yet written; kept across cancellation so a frame is never cut.
-    pending: BytesMut,
-}
-
-impl Writer {
-    /// Writes queued frames until the session is closed, every handle is gone, or the
-    /// connection fails.
-    async fn run(
-        &mut self,
-        shared: &Shared,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
-        alive: &watch::Sender<()>,
-    ) {
-        loop {
-            let command = tokio::select! {
-                biased;
-                command = commands.recv() => command,
-                () = alive.closed() => {
-                    // No handle is left: send what they queued, then say goodbye.
-                    while let Ok(command) = commands.try_recv() {
-                        if self.take(shared, command) {
-                            break;
-                        }
-                    }
-                    let _ = self.close(shared, Some(GoAwayStatus::OK)).await;
-                    return;
-                }
-            };
-            // `Shared` holds a sender for as long as this task runs, so the queue never ends.
-            let Some(command) = command else { return };
-            let mut close = self.take(shared, command);
-            while !close && self.pending.len() < WRITE_BATCH {
-                match commands.try_recv() {
-                    Ok(command) => close = self.take(shared, command),
-                    Err(_) => break,
-                }
-            }
-            if close {
-                let _ = self.close(shared, Some(GoAwayStatus::OK)).await;
-                return;
-            }
-            if let Err(error) = self.flush().await {
-                debug!(%error, "spdy connection write failed");
-                return;
-            }
-        }
-    }
-
-    /// Encodes one command into `pending`; true when it asks to close the session.
-    fn take(&mut self, shared: &Shared, command: Command) -> bool {
-        match command {
-            Command::Frame(frame) => self.encode(&frame),
-            Command::PingEcho(id) => {
-                let mut conn = lock(&shared.conn);
-                conn.queued_pings = conn.queued_pings.saturating_sub(1);
-                drop(conn);
-                self.encode(&Frame::Ping { id });
-            }
-            Command::Data(frame, budget) => {
-                self.encode(&frame);
-                shared.release_budget(budget);
-            }
-            Command::Close => return true,
-        }
-        false
-    }
-
-    fn encode(&mut self, frame: &Frame) {
-        trace!(?frame, "spdy frame sent");
-        if let Err(error) = self.encoder.encode(frame, &mut self.pending) {
-            // Handles validate what they queue, so this is a bug, not peer input.
-            warn!(%error, "spdy frame could not be encoded and was dropped");
-        }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        while !self.pending.is_empty() {
-            if self.io.write_buf(&mut self.pending).await? == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-        }
-        self.io.flush().await
-    }
-
-    /// Finishes any half-written frame, sends GOAWAY if asked, and shuts the write side.
-    async fn close(&mut self, shared: &Shared, goaway: Option<GoAwayStatus>) -> io::Result<()> {
-        if let Some(status) = goaway {
-            let last_good_stream_id = {
-                let mut conn = lock(&shared.conn);
-                conn.local_goaway = true;
-                conn.last_peer_stream_id
-            };
-            self.encode(&Frame::GoAway {
-                last_good_stream_id,
-                status,
-            });
-        }
-        self.flush().await?;
-        self.io.shutdown().await
-    }
 }

@@ -10,10 +10,11 @@
 //! - Incoming streams are answered with SYN_REPLY at once and queued for `accept`.
 //! - Flow control: spdystream never sends WINDOW_UPDATE and ignores the ones it receives, so
 //!   honouring the 64 KiB initial window would stall every transfer after 64 KiB. The
-//!   session therefore never limits its sends by windows; it credits the peer with
-//!   WINDOW_UPDATE as data is consumed (harmless to spdystream, needed by strict peers), and
-//!   applies backpressure the way spdystream does, by pausing reads from the connection
-//!   while a stream's receive buffer is full.
+//!   session therefore neither limits its sends by windows nor sends WINDOW_UPDATE itself:
+//!   kubelet's server closes the connection as soon as the command's status is written, and
+//!   a frame arriving after that close makes the kernel reset the connection, throwing away
+//!   output the client had not read yet. Backpressure works the way spdystream's does: the
+//!   session pauses reading the connection while a stream's receive buffer is full.
 //! - PINGs started by the peer are echoed; GOAWAY stops new streams.
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ mod state;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use stream::Stream;
 
@@ -41,8 +43,6 @@ const MAX_WRITE_CHUNK: usize = 32 * 1024;
 const WRITE_BUFFER_LIMIT: usize = 256 * 1024;
 /// Bytes one stream may hold unread before the session stops reading the connection.
 const RECV_BUFFER_LIMIT: usize = 256 * 1024;
-/// Consumed bytes that trigger a WINDOW_UPDATE to the peer.
-const WINDOW_UPDATE_THRESHOLD: usize = 32 * 1024;
 /// Incoming streams waiting for `accept`; more are refused.
 const ACCEPT_BACKLOG: usize = 64;
 /// PING echoes that may wait for the writer; a flood beyond this goes unanswered.

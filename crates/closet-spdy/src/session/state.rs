@@ -16,7 +16,7 @@ use crate::header_block::Headers;
 
 /// Work for the io task's writer, in the order it must reach the wire.
 pub(super) enum Command {
-    /// Any frame but DATA: SYN_STREAM, SYN_REPLY, FIN, RST_STREAM, WINDOW_UPDATE.
+    /// Any frame but DATA: SYN_STREAM, SYN_REPLY, an empty FIN, RST_STREAM.
     Frame(Frame),
     /// The echo of a peer's PING; counted so that a peer which floods PINGs but never reads
     /// cannot grow the queue without bound.
@@ -85,8 +85,6 @@ pub(super) struct StreamState {
     pub(super) replied: bool,
     pub(super) dropped: bool,
     pub(super) session_ended: bool,
-    /// Bytes read by the user since the last WINDOW_UPDATE.
-    pub(super) unacked: usize,
     pub(super) read_waker: Option<Waker>,
     pub(super) reply_waker: Option<Waker>,
 }
@@ -103,7 +101,9 @@ impl StreamState {
 
     /// Nothing more will happen on this stream that anyone cares about.
     fn is_done(&self) -> bool {
-        self.reset.is_some() || (self.local_fin && (self.remote_fin || self.dropped))
+        self.reset.is_some()
+            || (self.local_fin && self.remote_fin)
+            || (self.dropped && (self.local_fin || self.remote_fin))
     }
 }
 

@@ -10,9 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use super::state::{Command, Reset, Shared, StreamShared, lock};
-use super::{
-    MAX_WRITE_CHUNK, RECV_BUFFER_LIMIT, SessionError, WINDOW_UPDATE_THRESHOLD, WRITE_BUFFER_LIMIT,
-};
+use super::{MAX_WRITE_CHUNK, RECV_BUFFER_LIMIT, SessionError, WRITE_BUFFER_LIMIT};
 use crate::frame::{Frame, RstStatus};
 use crate::header_block::Headers;
 
@@ -24,8 +22,8 @@ use crate::header_block::Headers;
 /// peer's FIN, and an error of kind `ConnectionReset` if the peer reset the stream before
 /// finishing it, or `ConnectionAborted` if the connection ended first.
 ///
-/// Dropping a stream that was never shut down resets it (RST_STREAM CANCEL); dropping one
-/// that was shut down just stops listening to it. The session's connection stays open while
+/// Dropping a stream that is still open both ways resets it (RST_STREAM CANCEL); dropping
+/// one that either side has finished sends nothing and just stops listening to it. The session's connection stays open while
 /// any stream or [`super::Session`] handle exists.
 pub struct Stream {
     shared: Arc<Shared>,
@@ -162,20 +160,8 @@ impl AsyncRead for Stream {
                 copied += n;
             }
             state.buffered -= copied;
-            state.unacked += copied;
-            // Credit the peer as we consume, for peers that enforce SPDY flow control;
-            // spdystream ignores WINDOW_UPDATE, so this costs nothing there.
-            let update = (state.unacked >= WINDOW_UPDATE_THRESHOLD && !state.remote_fin)
-                .then(|| std::mem::take(&mut state.unacked));
             let drained = was_full && state.buffered < RECV_BUFFER_LIMIT;
             drop(state);
-            if let Some(delta) = update {
-                let delta = u32::try_from(delta).unwrap_or(u32::MAX >> 1);
-                self.shared.send(Command::Frame(Frame::WindowUpdate {
-                    stream_id: self.inner.id,
-                    delta,
-                }));
-            }
             if drained {
                 self.inner.space.notify_waiters();
             }
@@ -273,7 +259,15 @@ impl Drop for Stream {
             state.dropped = true;
             state.recv.clear();
             state.buffered = 0;
-            let send = !state.local_fin && state.reset.is_none() && !state.session_ended;
+            // Only a stream still open both ways is abandoned by a drop. Once either side
+            // has finished there is nothing to abort, and staying quiet matters: kubelet's
+            // server closes the connection right after its last frames, and a frame of ours
+            // arriving after that makes the kernel reset the connection, discarding output
+            // (the exit status) not yet read.
+            let send = !state.local_fin
+                && !state.remote_fin
+                && state.reset.is_none()
+                && !state.session_ended;
             if send {
                 state.reset = Some(Reset::Local);
             }
