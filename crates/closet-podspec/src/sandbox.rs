@@ -241,6 +241,65 @@ fn linux_config(pod: &Pod, ctx: &SandboxContext) -> Result<cri::LinuxPodSandboxC
     })
 }
 
+/// Sysctls every pod may set: namespaced, and unable to hurt other pods (the kubelet's safe
+/// list at 1.35).
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+];
+
+/// The pod's sysctls the node must refuse (upstream rejects such a pod at admission with
+/// reason `SysctlForbidden`): those neither safe nor matched by `allowed_unsafe` (exact names
+/// or `prefix*` patterns), and network ones on a host-network pod, which would change the
+/// node's own network settings.
+pub fn forbidden_sysctls(pod: &Pod, allowed_unsafe: &[&str]) -> Vec<String> {
+    let host_network = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
+    let allowed = |name: &str| {
+        SAFE_SYSCTLS.contains(&name)
+            || allowed_unsafe
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) => name.starts_with(prefix),
+                    None => name == *pattern,
+                })
+    };
+    security::pod_security_context(pod)
+        .into_iter()
+        .flat_map(|sc| sc.sysctls.iter().flatten())
+        .map(|sysctl| dotted_sysctl(&sysctl.name))
+        .filter(|name| !allowed(name) || (host_network && name.starts_with("net.")))
+        .collect()
+}
+
+/// `net/ipv4/ip_forward` is another spelling of `net.ipv4.ip_forward` (with `.` and `/`
+/// swapped, as in `net/ipv4/conf/eth0.100/forwarding`).
+fn dotted_sysctl(name: &str) -> String {
+    if !name.contains('/') {
+        return name.to_owned();
+    }
+    name.chars()
+        .map(|c| match c {
+            '/' => '.',
+            '.' => '/',
+            other => other,
+        })
+        .collect()
+}
+
 /// The sandbox must know up front whether any of its containers will be privileged.
 fn any_privileged(pod: &Pod) -> bool {
     let Some(spec) = pod.spec.as_ref() else {

@@ -176,3 +176,29 @@ fn pod_security_context_sysctls_and_overhead() {
     assert_eq!(overhead.cpu_shares, 256);
     assert_eq!(overhead.memory_limit_in_bytes, 120 << 20);
 }
+
+#[test]
+fn forbidden_sysctls_follow_the_safe_list() {
+    let pod = pod(json!({"securityContext": {"sysctls": [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+        {"name": "net/ipv4/tcp_syncookies", "value": "1"},
+        {"name": "net.core.somaxconn", "value": "1024"},
+        {"name": "kernel.msgmax", "value": "1"}
+    ]}}));
+    assert_eq!(
+        forbidden_sysctls(&pod, &[]),
+        ["net.core.somaxconn", "kernel.msgmax"]
+    );
+    assert_eq!(
+        forbidden_sysctls(&pod, &["net.core.*", "kernel.msgmax"]),
+        Vec::<String>::new()
+    );
+    let host = self::pod(json!({"hostNetwork": true, "securityContext": {"sysctls": [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+        {"name": "kernel.shm_rmid_forced", "value": "1"}
+    ]}}));
+    assert_eq!(
+        forbidden_sysctls(&host, &[]),
+        ["net.ipv4.ip_unprivileged_port_start"]
+    );
+}

@@ -188,7 +188,7 @@ pub(crate) fn downward_api_payload(
 ) -> Result<(), SpecError> {
     for item in items {
         let data = if let Some(selector) = &item.field_ref {
-            fieldpath::pod_field(pod, selector, None)?
+            sort_lines(&fieldpath::pod_field(pod, selector, None)?)
         } else if let Some(selector) = &item.resource_field_ref {
             fieldpath::resource_field(pod, None, selector, ctx.node_allocatable)?
         } else {
@@ -203,6 +203,14 @@ pub(crate) fn downward_api_payload(
         );
     }
     Ok(())
+}
+
+/// Upstream sorts the lines of a downward API file as whole strings (so `a.b="2"` comes
+/// before `a="1"`); the same bytes keep files identical to what pods see elsewhere.
+fn sort_lines(value: &str) -> String {
+    let mut lines: Vec<&str> = value.split('\n').collect();
+    lines.sort_unstable();
+    lines.join("\n")
 }
 
 pub(crate) fn projected_payload(

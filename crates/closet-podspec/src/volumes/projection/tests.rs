@@ -41,7 +41,7 @@ impl Objects {
 
 fn pod() -> Pod {
     serde_json::from_value(json!({
-        "metadata": {"name": "web", "namespace": "shop", "labels": {"b": "2", "a": "1"}},
+        "metadata": {"name": "web", "namespace": "shop", "labels": {"b": "2", "a": "1", "a.b": "3"}},
         "spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "64Mi"}}}]}
     }))
     .unwrap()
@@ -140,7 +140,7 @@ fn projected_sources_merge() {
         ["ca.crt", "labels", "mem", "namespace", "token"]
     );
     assert_eq!(text(&payload, "namespace"), "shop");
-    assert_eq!(text(&payload, "labels"), "a=\"1\"\nb=\"2\"");
+    assert_eq!(text(&payload, "labels"), "a.b=\"3\"\na=\"1\"\nb=\"2\"");
     assert_eq!(text(&payload, "mem"), "64");
     assert_eq!(payload["mem"].mode, 0o400);
     assert_eq!(payload["token"].mode, 0o440);
