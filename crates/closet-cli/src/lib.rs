@@ -5,13 +5,19 @@
 //! definitions. Every `closet server` flag can also come from an environment variable
 //! `CLOSET_<FLAG>` and from the config file; [`server`] lists the names and defaults.
 
+pub mod agent;
+pub mod image;
 pub mod server;
+pub mod token;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use agent::AgentArgs;
+pub use image::{ImageArgs, ImageCommand, ImageImportArgs, ImageListArgs};
 pub use server::ServerArgs;
+pub use token::TokenArgs;
 
 /// closet: a Kubernetes-compatible cluster for home labs, in one binary.
 #[derive(Debug, Parser)]
@@ -34,6 +40,12 @@ pub enum Command {
     Server(ServerArgs),
     /// Print the admin kubeconfig of the server whose data dir is given.
     Kubeconfig(KubeconfigArgs),
+    /// Join a cluster as a node and run the node agent.
+    Agent(AgentArgs),
+    /// Print the join token of the server whose data dir is given.
+    Token(TokenArgs),
+    /// Import or list images in closet's containerd.
+    Image(ImageArgs),
 }
 
 /// How log lines are written.
@@ -99,5 +111,59 @@ mod tests {
         };
         assert_eq!(args.tls_san, ["a.lan", "10.0.0.1", "b.lan"]);
         assert_eq!(cli.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn agent_needs_server_and_token_and_takes_node_ips() {
+        assert!(Cli::try_parse_from(["closet", "agent", "--token", "t"]).is_err());
+        assert!(Cli::try_parse_from(["closet", "agent", "--server", "https://s:6443"]).is_err());
+        let cli = Cli::try_parse_from([
+            "closet",
+            "agent",
+            "--server",
+            "https://10.0.0.1:6443",
+            "--token",
+            "K10abc::server:def",
+            "--node-ip",
+            "10.0.0.2,fd00::2",
+            "--container-runtime-endpoint",
+            "unix:///run/containerd/containerd.sock",
+        ])
+        .expect("parses");
+        let Command::Agent(args) = cli.command else {
+            panic!("expected the agent subcommand");
+        };
+        assert_eq!(args.server, "https://10.0.0.1:6443");
+        assert_eq!(args.data_dir.to_str(), Some(server::DEFAULT_DATA_DIR));
+        assert_eq!(args.node_name, None);
+        let ips: Vec<String> = args.node_ip.iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["10.0.0.2", "fd00::2"]);
+        assert_eq!(
+            args.container_runtime_endpoint.as_deref(),
+            Some("unix:///run/containerd/containerd.sock")
+        );
+    }
+
+    #[test]
+    fn image_import_needs_files_and_ls_has_an_alias() {
+        assert!(Cli::try_parse_from(["closet", "image", "import"]).is_err());
+        let cli = Cli::try_parse_from(["closet", "image", "import", "a.tar", "b.tar.gz"])
+            .expect("parses");
+        let Command::Image(ImageArgs {
+            command: ImageCommand::Import(args),
+        }) = cli.command
+        else {
+            panic!("expected image import");
+        };
+        assert_eq!(args.files.len(), 2);
+        let cli = Cli::try_parse_from(["closet", "image", "list", "--data-dir", "/srv/closet"])
+            .expect("parses");
+        let Command::Image(ImageArgs {
+            command: ImageCommand::Ls(args),
+        }) = cli.command
+        else {
+            panic!("expected image ls");
+        };
+        assert_eq!(args.data_dir.to_str(), Some("/srv/closet"));
     }
 }

@@ -39,6 +39,9 @@ fn main() -> ExitCode {
                 .and_then(commands::server::run)
         }
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args),
+        Command::Agent(args) => commands::agent::run(args),
+        Command::Token(args) => commands::token::run(&args),
+        Command::Image(args) => commands::image::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
