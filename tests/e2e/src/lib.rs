@@ -14,10 +14,12 @@
 
 mod cluster;
 mod eventually;
+pub mod images;
 mod kubectl;
 mod namespace;
 mod process;
 pub mod raw;
+pub mod registry;
 
 use std::sync::Once;
 
