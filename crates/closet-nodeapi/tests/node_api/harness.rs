@@ -1,0 +1,523 @@
+//! A node API on loopback with fakes below its seams: a CRI fake whose streaming URLs point
+//! at a small HTTP server playing containerd's streaming server, a pod directory in memory,
+//! and a remotecommand dialer whose sessions the test drives.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use closet_cri::fake::FakeRuntime;
+use closet_cri::{BoxFuture, CriError, Runtime, cri};
+use closet_nodeapi::exec::{self, DialError, RemoteCommandDialer, RemoteSession, StreamOptions};
+use closet_nodeapi::{ContainerInfo, NodeApi, PodDirectory, PodInfo};
+use closet_pki::{CertAndKey, CertificateAuthority, ServingNames};
+use closet_types::Status;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+// ---------------------------------------------------------------- PKI
+
+/// A cluster CA with the certificates the tests need.
+pub(crate) struct Pki {
+    pub(crate) ca: CertificateAuthority,
+    pub(crate) serving: CertAndKey,
+    pub(crate) apiserver: CertAndKey,
+}
+
+impl Pki {
+    pub(crate) fn new() -> Self {
+        let ca = CertificateAuthority::generate().unwrap();
+        let serving = ca.issue_serving(&ServingNames::loopback()).unwrap();
+        let apiserver = ca
+            .issue_client(closet_nodeapi::APISERVER_CLIENT_CN, &[])
+            .unwrap();
+        Self {
+            ca,
+            serving,
+            apiserver,
+        }
+    }
+
+    pub(crate) fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        closet_nodeapi::tls::server_config(
+            &self.ca.pair().cert_pem,
+            &self.serving.cert_pem,
+            &self.serving.key_pem,
+        )
+        .unwrap()
+    }
+
+    /// A client config trusting the cluster CA and presenting `cert`.
+    pub(crate) fn client_config(&self, cert: &CertAndKey) -> Arc<rustls::ClientConfig> {
+        closet_nodeapi::tls::client_config(&self.ca.pair().cert_pem, &cert.cert_pem, &cert.key_pem)
+            .unwrap()
+    }
+}
+
+// ---------------------------------------------------------------- CRI
+
+/// The CRI fake, with streaming URLs pointing at [`Backend`] and stats set by the test.
+pub(crate) struct TestRuntime {
+    pub(crate) fake: FakeRuntime,
+    pub(crate) backend: Mutex<String>,
+    pub(crate) stats: Mutex<Vec<cri::ContainerStats>>,
+}
+
+impl TestRuntime {
+    fn url(&self, kind: &str) -> String {
+        format!("http://{}/{kind}/token", self.backend.lock().unwrap())
+    }
+}
+
+macro_rules! delegate {
+    ($(($method:ident, $req:ident, $resp:ident)),* $(,)?) => {
+        impl Runtime for TestRuntime {
+            $(
+                fn $method(&self, r: cri::$req) -> BoxFuture<'_, Result<cri::$resp, CriError>> {
+                    self.fake.$method(r)
+                }
+            )*
+            fn exec(&self, r: cri::ExecRequest) -> BoxFuture<'_, Result<cri::ExecResponse, CriError>> {
+                let url = self.url("exec");
+                let call = self.fake.exec(r);
+                Box::pin(async move { call.await.map(|_| cri::ExecResponse { url }) })
+            }
+            fn attach(&self, r: cri::AttachRequest) -> BoxFuture<'_, Result<cri::AttachResponse, CriError>> {
+                let url = self.url("attach");
+                let call = self.fake.attach(r);
+                Box::pin(async move { call.await.map(|_| cri::AttachResponse { url }) })
+            }
+            fn port_forward(&self, r: cri::PortForwardRequest) -> BoxFuture<'_, Result<cri::PortForwardResponse, CriError>> {
+                let url = self.url("portforward");
+                let call = self.fake.port_forward(r);
+                Box::pin(async move { call.await.map(|_| cri::PortForwardResponse { url }) })
+            }
+            fn list_container_stats(&self, r: cri::ListContainerStatsRequest) -> BoxFuture<'_, Result<cri::ListContainerStatsResponse, CriError>> {
+                let stats = self.stats.lock().unwrap().clone();
+                let call = self.fake.list_container_stats(r);
+                Box::pin(async move { call.await.map(|_| cri::ListContainerStatsResponse { stats }) })
+            }
+        }
+    };
+}
+
+delegate! {
+    (version, VersionRequest, VersionResponse),
+    (status, StatusRequest, StatusResponse),
+    (update_runtime_config, UpdateRuntimeConfigRequest, UpdateRuntimeConfigResponse),
+    (run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse),
+    (stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse),
+    (remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse),
+    (pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse),
+    (list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse),
+    (create_container, CreateContainerRequest, CreateContainerResponse),
+    (start_container, StartContainerRequest, StartContainerResponse),
+    (stop_container, StopContainerRequest, StopContainerResponse),
+    (remove_container, RemoveContainerRequest, RemoveContainerResponse),
+    (list_containers, ListContainersRequest, ListContainersResponse),
+    (container_status, ContainerStatusRequest, ContainerStatusResponse),
+    (update_container_resources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse),
+    (reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse),
+    (exec_sync, ExecSyncRequest, ExecSyncResponse),
+    (container_stats, ContainerStatsRequest, ContainerStatsResponse),
+    (list_images, ListImagesRequest, ListImagesResponse),
+    (image_status, ImageStatusRequest, ImageStatusResponse),
+    (pull_image, PullImageRequest, PullImageResponse),
+    (remove_image, RemoveImageRequest, RemoveImageResponse),
+    (image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse),
+}
+
+// ---------------------------------------------------------------- pods
+
+/// Pods and containers the agent would know.
+#[derive(Default)]
+pub(crate) struct FakePods {
+    pub(crate) containers: Mutex<HashMap<(String, String, String), ContainerInfo>>,
+    pub(crate) pods: Mutex<Vec<PodInfo>>,
+}
+
+impl FakePods {
+    pub(crate) fn add_container(&self, ns: &str, pod: &str, name: &str, info: ContainerInfo) {
+        self.containers
+            .lock()
+            .unwrap()
+            .insert((ns.into(), pod.into(), name.into()), info);
+    }
+
+    pub(crate) fn set_running(&self, ns: &str, pod: &str, name: &str, running: bool) {
+        if let Some(c) =
+            self.containers
+                .lock()
+                .unwrap()
+                .get_mut(&(ns.into(), pod.into(), name.into()))
+        {
+            c.running = running;
+        }
+    }
+}
+
+impl PodDirectory for FakePods {
+    fn container(&self, namespace: &str, pod: &str, container: &str) -> Option<ContainerInfo> {
+        self.containers
+            .lock()
+            .unwrap()
+            .get(&(namespace.into(), pod.into(), container.into()))
+            .cloned()
+    }
+    fn pod(&self, namespace: &str, pod: &str) -> Option<PodInfo> {
+        self.pods
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.namespace == namespace && p.name == pod)
+            .cloned()
+    }
+    fn pods(&self) -> Vec<PodInfo> {
+        self.pods.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------- remotecommand
+
+/// The process side of one session, driven by the test.
+pub(crate) struct ProcessEnd {
+    pub(crate) url: String,
+    pub(crate) options: StreamOptions,
+    /// What the client typed; EOF once stdin is closed.
+    pub(crate) stdin: DuplexStream,
+    /// Write here to produce stdout; drop to close it.
+    pub(crate) stdout: DuplexStream,
+    pub(crate) stderr: DuplexStream,
+    /// Terminal size messages.
+    pub(crate) resize: DuplexStream,
+    /// Send the final status.
+    pub(crate) outcome: oneshot::Sender<Status>,
+}
+
+/// Hands each new session's process end to the test.
+pub(crate) struct FakeDialer {
+    sessions: mpsc::UnboundedSender<ProcessEnd>,
+}
+
+impl RemoteCommandDialer for FakeDialer {
+    fn connect(
+        &self,
+        url: String,
+        options: StreamOptions,
+    ) -> exec::BoxFuture<Result<RemoteSession, DialError>> {
+        let (stdin_node, stdin_test) = tokio::io::duplex(64 * 1024);
+        let (stdout_node, stdout_test) = tokio::io::duplex(64 * 1024);
+        let (stderr_node, stderr_test) = tokio::io::duplex(64 * 1024);
+        let (resize_node, resize_test) = tokio::io::duplex(64 * 1024);
+        let (outcome_tx, outcome_rx) = oneshot::channel();
+        let sent = self.sessions.send(ProcessEnd {
+            url,
+            options,
+            stdin: stdin_test,
+            stdout: stdout_test,
+            stderr: stderr_test,
+            resize: resize_test,
+            outcome: outcome_tx,
+        });
+        Box::pin(async move {
+            sent.map_err(|_| -> DialError { "test gone".into() })?;
+            Ok(RemoteSession {
+                stdin: options
+                    .stdin
+                    .then(|| Box::new(stdin_node) as exec::SessionWriter),
+                stdout: options
+                    .stdout
+                    .then(|| Box::new(stdout_node) as exec::SessionReader),
+                stderr: options
+                    .stderr
+                    .then(|| Box::new(stderr_node) as exec::SessionReader),
+                resize: options
+                    .tty
+                    .then(|| Box::new(resize_node) as exec::SessionWriter),
+                outcome: Box::pin(async move {
+                    outcome_rx
+                        .await
+                        .unwrap_or_else(|_| exec::error_status("process end dropped"))
+                }),
+            })
+        })
+    }
+}
+
+// ---------------------------------------------------------------- streaming server
+
+/// One request the fake streaming server saw.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: http::HeaderMap,
+}
+
+/// Plays containerd's streaming server: answers SPDY upgrades with 101 and then echoes
+/// every byte back; `/refuse/...` gets 404. Counts upgraded connections still open.
+pub(crate) struct Backend {
+    pub(crate) addr: SocketAddr,
+    pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
+    upgraded: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    pub(crate) async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let upgraded = Arc::new(AtomicUsize::new(0));
+        let ended = Arc::new(AtomicUsize::new(0));
+        let (s, o, c) = (seen.clone(), upgraded.clone(), ended.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (s, o, c) = (s.clone(), o.clone(), c.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        backend_answer(req, s.clone(), o.clone(), c.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            seen,
+            upgraded,
+            ended,
+        }
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Upgraded connections still open.
+    pub(crate) fn open(&self) -> usize {
+        self.upgraded.load(Ordering::SeqCst) - self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least one connection was upgraded and every upgraded one has closed.
+    pub(crate) async fn wait_all_closed(&self) {
+        tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while self.upgraded.load(Ordering::SeqCst) == 0 || self.open() != 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("every runtime connection closed in time");
+    }
+}
+
+async fn backend_answer(
+    mut req: Request<Incoming>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    upgraded: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    seen.lock().unwrap().push(Seen {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        headers: req.headers().clone(),
+    });
+    if req.uri().path().starts_with("/refuse") {
+        let mut resp = Response::new(Full::from("token not found"));
+        *resp.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(resp);
+    }
+    let offered = req
+        .headers()
+        .get("x-stream-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(connection) = on_upgrade.await else {
+            return;
+        };
+        upgraded.fetch_add(1, Ordering::SeqCst);
+        let mut io = TokioIo::new(connection);
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if io.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // End of input may be a half-close by a peer that still holds the connection: only
+        // a failing write proves the peer has let go of it.
+        while io.write_all(b".").await.is_ok() && io.flush().await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        ended.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut resp = Response::new(Full::default());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    resp.headers_mut()
+        .insert("connection", "Upgrade".parse().unwrap());
+    resp.headers_mut()
+        .insert("upgrade", "SPDY/3.1".parse().unwrap());
+    resp.headers_mut()
+        .insert("x-stream-protocol-version", offered.parse().unwrap());
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------- the node
+
+/// A running node API and its fakes.
+pub(crate) struct Node {
+    pub(crate) addr: SocketAddr,
+    pub(crate) pki: Pki,
+    pub(crate) runtime: Arc<TestRuntime>,
+    pub(crate) pods: Arc<FakePods>,
+    pub(crate) sessions: mpsc::UnboundedReceiver<ProcessEnd>,
+    pub(crate) backend: Backend,
+    pub(crate) dir: tempfile::TempDir,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Node {
+    pub(crate) async fn start() -> Self {
+        let pki = Pki::new();
+        let backend = Backend::start().await;
+        let runtime = Arc::new(TestRuntime {
+            fake: FakeRuntime::new(),
+            backend: Mutex::new(backend.addr.to_string()),
+            stats: Mutex::new(Vec::new()),
+        });
+        let pods = Arc::new(FakePods::default());
+        let (tx, sessions) = mpsc::unbounded_channel();
+        let api = NodeApi::new(
+            runtime.clone(),
+            pods.clone(),
+            "node-1",
+            Arc::new(FakeDialer { sessions: tx }),
+        )
+        .with_log_poll_interval(std::time::Duration::from_millis(20));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(api.serve(listener, pki.server_config(), async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            pki,
+            runtime,
+            pods,
+            sessions,
+            backend,
+            dir: tempfile::tempdir().unwrap(),
+            _shutdown: stop,
+        }
+    }
+
+    /// Adds pod `default/web` with container `app` (id `c1`) logging to `app.log`.
+    pub(crate) fn add_web_pod(&self, tty: bool) -> PathBuf {
+        let log = self.dir.path().join("app.log");
+        self.pods.add_container(
+            "default",
+            "web",
+            "app",
+            ContainerInfo {
+                container_id: "c1".into(),
+                log_path: log.clone(),
+                previous_log_path: None,
+                running: true,
+                tty,
+            },
+        );
+        self.pods.pods.lock().unwrap().push(PodInfo {
+            namespace: "default".into(),
+            name: "web".into(),
+            uid: "uid-1".into(),
+            sandbox_id: "sandbox-1".into(),
+            containers: vec![("app".into(), "c1".into())],
+        });
+        log
+    }
+
+    /// A TLS connection presenting the apiserver's certificate.
+    pub(crate) async fn tls(&self) -> TlsStream<TcpStream> {
+        self.tls_with(self.pki.client_config(&self.pki.apiserver))
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn tls_with(
+        &self,
+        config: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        tokio_rustls::TlsConnector::from(config)
+            .connect("127.0.0.1".try_into().unwrap(), tcp)
+            .await
+    }
+
+    /// `GET path` as the apiserver; status and body.
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self.request(path).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// `GET path` as the apiserver, body unread.
+    pub(crate) async fn request(&self, path: &str) -> Response<Incoming> {
+        let io = TokioIo::new(self.tls().await);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let request = Request::get(path)
+            .header("host", "127.0.0.1")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        sender.send_request(request).await.unwrap()
+    }
+
+    /// A WebSocket to `path` offering `protocol`, over TLS as the apiserver.
+    pub(crate) async fn websocket(
+        &self,
+        path: &str,
+        protocol: &str,
+    ) -> Result<WebSocketStream<TlsStream<TcpStream>>, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("wss://127.0.0.1:{}{path}", self.addr.port())
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::client_async(request, self.tls().await).await?;
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            protocol,
+            "the server selects the offered subprotocol"
+        );
+        Ok(socket)
+    }
+}
