@@ -64,22 +64,28 @@ impl std::fmt::Debug for NodeApi {
 
 impl NodeApi {
     /// The API of node `node_name`, running streams through `runtime` (CRI) for the pods
-    /// `pods` knows, and opening exec and attach sessions with `dialer` (the SPDY
-    /// remotecommand client of the runtime's streaming server).
+    /// `pods` knows. Exec and attach sessions go to the runtime's streaming server over
+    /// SPDY ([`crate::exec::SpdyDialer`]).
     pub fn new(
         runtime: Arc<dyn Runtime>,
         pods: Arc<dyn PodDirectory>,
         node_name: impl Into<String>,
-        dialer: Arc<dyn RemoteCommandDialer>,
     ) -> Self {
         Self {
             runtime,
             pods,
             node_name: node_name.into(),
-            dialer,
+            dialer: Arc::new(crate::exec::SpdyDialer),
             stats: Arc::default(),
             log_poll: LOG_POLL,
         }
+    }
+
+    /// Opens exec and attach sessions with `dialer` instead of the SPDY client (tests put a
+    /// fake process here).
+    pub fn with_remote_command_dialer(mut self, dialer: Arc<dyn RemoteCommandDialer>) -> Self {
+        self.dialer = dialer;
+        self
     }
 
     /// Changes how often followed logs look for new lines (250 ms by default).

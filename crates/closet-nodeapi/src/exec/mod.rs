@@ -5,13 +5,14 @@
 //! SPDY. Two kinds of client arrive here through the apiserver:
 //!
 //! - WebSocket `v5.channel.k8s.io` (kubectl 1.30 and later; `v4.channel.k8s.io` too): the
-//!   WebSocket is accepted here and bridged ([`bridge`]) to a session opened by a
-//!   [`RemoteCommandDialer`] on the runtime's URL;
+//!   WebSocket is accepted here and bridged to a session opened by a
+//!   [`RemoteCommandDialer`] on the runtime's URL ([`SpdyDialer`] in production);
 //! - classic SPDY (`Upgrade: SPDY/3.1`, older kubectl): the upgrade request goes unchanged to
 //!   the runtime's URL and the bytes are piped both ways, as kubelet does.
 
 mod bridge;
 mod params;
+mod spdy;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::status::{self, Failure};
 use crate::streaming::{self, UpgradeKind};
 
 pub(crate) use params::StreamParams;
+pub use spdy::SpdyDialer;
 
 /// WebSocket subprotocols served, preferred first.
 pub const WEBSOCKET_PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];

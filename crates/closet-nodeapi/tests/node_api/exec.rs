@@ -264,3 +264,41 @@ pub(crate) async fn read_head(io: &mut (impl AsyncReadExt + Unpin)) -> String {
     }
     String::from_utf8(head).unwrap()
 }
+
+#[tokio::test]
+async fn exec_over_real_spdy_to_the_runtime() {
+    let node = Node::start_spdy().await;
+    node.add_web_pod(false);
+    let mut socket = node.websocket(EXEC, "v5.channel.k8s.io").await.unwrap();
+    socket
+        .send(Message::Binary(Bytes::from_static(b"\x00line one\n")))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Binary(Bytes::from_static(&[255, 0])))
+        .await
+        .unwrap();
+    let data = until_close(&mut socket).await;
+    let stdout: Vec<u8> = data
+        .iter()
+        .filter(|m| m[0] == 1)
+        .flat_map(|m| m[1..].to_vec())
+        .collect();
+    let stderr: Vec<u8> = data
+        .iter()
+        .filter(|m| m[0] == 2)
+        .flat_map(|m| m[1..].to_vec())
+        .collect();
+    assert_eq!(stdout, b"line one\n", "stdin's end reached the process");
+    assert_eq!(stderr, b"warning\n");
+    let last = data.last().unwrap();
+    assert_eq!(last[0], 3);
+    let status: serde_json::Value = serde_json::from_slice(&last[1..]).unwrap();
+    assert_eq!(status["reason"], "NonZeroExitCode");
+    assert_eq!(status["details"]["causes"][0]["message"], "7");
+    let seen = node.backend.seen();
+    assert_eq!(
+        seen[0].headers["x-stream-protocol-version"],
+        "v4.channel.k8s.io"
+    );
+}

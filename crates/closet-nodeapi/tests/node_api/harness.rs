@@ -266,7 +266,8 @@ pub(crate) struct Seen {
 }
 
 /// Plays containerd's streaming server: answers SPDY upgrades with 101 and then echoes
-/// every byte back; `/refuse/...` gets 404. Counts upgraded connections still open.
+/// every byte back, or, for `/exec/...` when started for SPDY, runs a
+/// "process" over real SPDY; `/refuse/...` gets 404. Counts upgraded connections open.
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
     pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
@@ -275,7 +276,7 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
-    pub(crate) async fn start() -> Self {
+    async fn start_with(spdy: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -290,7 +291,7 @@ impl Backend {
                 let (s, o, c) = (s.clone(), o.clone(), c.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
-                        backend_answer(req, s.clone(), o.clone(), c.clone())
+                        backend_answer(req, spdy, s.clone(), o.clone(), c.clone())
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tcp), service)
@@ -330,6 +331,7 @@ impl Backend {
 
 async fn backend_answer(
     mut req: Request<Incoming>,
+    spdy: bool,
     seen: Arc<Mutex<Vec<Seen>>>,
     upgraded: Arc<AtomicUsize>,
     ended: Arc<AtomicUsize>,
@@ -353,6 +355,14 @@ async fn backend_answer(
         .trim()
         .to_owned();
     let on_upgrade = hyper::upgrade::on(&mut req);
+    if spdy && req.uri().path().starts_with("/exec") {
+        tokio::spawn(async move {
+            if let Ok(connection) = on_upgrade.await {
+                spdy_process(TokioIo::new(connection)).await;
+            }
+        });
+        return Ok(switching(&offered));
+    }
     tokio::spawn(async move {
         let Ok(connection) = on_upgrade.await else {
             return;
@@ -377,6 +387,10 @@ async fn backend_answer(
         }
         ended.fetch_add(1, Ordering::SeqCst);
     });
+    Ok(switching(&offered))
+}
+
+fn switching(protocol: &str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::default());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     resp.headers_mut()
@@ -384,8 +398,41 @@ async fn backend_answer(
     resp.headers_mut()
         .insert("upgrade", "SPDY/3.1".parse().unwrap());
     resp.headers_mut()
-        .insert("x-stream-protocol-version", offered.parse().unwrap());
-    Ok(resp)
+        .insert("x-stream-protocol-version", protocol.parse().unwrap());
+    resp
+}
+
+/// The exec flow of kubelet's (and containerd's) streaming server for stdin, stdout and
+/// stderr: wait for the four streams, copy stdin to stdout until stdin's end, a line to
+/// stderr, close the outputs, write an exit status of 7, reset everything.
+async fn spdy_process(io: TokioIo<hyper::upgrade::Upgraded>) {
+    let session = closet_spdy::Session::server(io);
+    let mut streams = HashMap::new();
+    for _ in 0..4 {
+        let Some(stream) = session.accept().await else {
+            return;
+        };
+        let kind = stream.headers().get("streamtype").unwrap_or("").to_owned();
+        streams.insert(kind, stream);
+    }
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr), Some(mut error)) = (
+        streams.remove("stdin"),
+        streams.remove("stdout"),
+        streams.remove("stderr"),
+        streams.remove("error"),
+    ) else {
+        return;
+    };
+    let _ = tokio::io::copy(&mut stdin, &mut stdout).await;
+    let _ = stderr.write_all(b"warning\n").await;
+    let _ = stderr.shutdown().await;
+    let _ = stdout.shutdown().await;
+    let status = exec::exit_code_status(7).to_json();
+    let _ = error.write_all(status.as_bytes()).await;
+    for stream in [&error, &stdout, &stderr, &stdin] {
+        stream.reset();
+    }
+    session.close();
 }
 
 // ---------------------------------------------------------------- the node
@@ -403,9 +450,19 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node whose exec sessions are fakes the test drives ([`Node::sessions`]).
     pub(crate) async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// A node using the real SPDY client against a streaming server running a "process".
+    pub(crate) async fn start_spdy() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(spdy: bool) -> Self {
         let pki = Pki::new();
-        let backend = Backend::start().await;
+        let backend = Backend::start_with(spdy).await;
         let runtime = Arc::new(TestRuntime {
             fake: FakeRuntime::new(),
             backend: Mutex::new(backend.addr.to_string()),
@@ -413,13 +470,11 @@ impl Node {
         });
         let pods = Arc::new(FakePods::default());
         let (tx, sessions) = mpsc::unbounded_channel();
-        let api = NodeApi::new(
-            runtime.clone(),
-            pods.clone(),
-            "node-1",
-            Arc::new(FakeDialer { sessions: tx }),
-        )
-        .with_log_poll_interval(std::time::Duration::from_millis(20));
+        let mut api = NodeApi::new(runtime.clone(), pods.clone(), "node-1");
+        if !spdy {
+            api = api.with_remote_command_dialer(Arc::new(FakeDialer { sessions: tx }));
+        }
+        let api = api.with_log_poll_interval(std::time::Duration::from_millis(20));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
