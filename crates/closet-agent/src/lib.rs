@@ -1,1 +1,235 @@
-//! The node agent: registers the Node, renews its Lease and runs bound pods through CRI.
+//! The node agent (DESIGN.md §6): registers this machine as a Node, renews its Lease, and
+//! runs the pods bound to it through CRI on containerd.
+//!
+//! Start reading at [`Agent::run`]: it starts (or connects to) containerd, imports the pause
+//! image and any offline image archives, registers the node, waits for the pod CIDR the
+//! server assigns, writes the CNI config, and then runs the pod loop ([`pods`]), the Lease
+//! heartbeat and the status reports ([`node`]) side by side.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
+)]
+
+mod directory;
+mod error;
+pub mod network;
+pub mod node;
+pub mod pods;
+mod start;
+
+pub use start::{NodeOptions, run_node};
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use closet_cri::{Runtime, RuntimeExt};
+
+pub use error::{AgentError, error_text};
+
+/// The default service CIDR (for the blackhole route), as k3s.
+pub const DEFAULT_SERVICE_CIDR: &str = "10.43.0.0/16";
+/// The default cluster CIDR, as k3s.
+pub const DEFAULT_CLUSTER_CIDR: &str = "10.42.0.0/16";
+
+/// How the agent is set up.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The Node's name.
+    pub node_name: String,
+    /// `<data-dir>/agent`.
+    pub agent_dir: PathBuf,
+    /// The address other nodes and the server reach this one at; found from the routing
+    /// table when unset.
+    pub node_ip: Option<IpAddr>,
+    /// The API server's address, to pick the local address that reaches it.
+    pub server_ip: Option<IpAddr>,
+    /// The cluster CIDR (blackholed as a whole; the node's own range is routed to its bridge).
+    pub cluster_cidr: String,
+    /// The service CIDR (blackholed).
+    pub service_cidr: String,
+    /// The port the node API listens on (0: any free port).
+    pub node_api_port: u16,
+    /// Pod settings.
+    pub pods: pods::PodSettings,
+}
+
+impl AgentConfig {
+    /// Defaults for a node called `node_name` keeping its state in `agent_dir`.
+    pub fn new(node_name: impl Into<String>, agent_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            node_name: node_name.into(),
+            agent_dir: agent_dir.into(),
+            node_ip: None,
+            server_ip: None,
+            cluster_cidr: DEFAULT_CLUSTER_CIDR.to_owned(),
+            service_cidr: DEFAULT_SERVICE_CIDR.to_owned(),
+            node_api_port: 10250,
+            pods: pods::PodSettings::default(),
+        }
+    }
+}
+
+/// The node agent.
+pub struct Agent {
+    config: AgentConfig,
+    client: kube::Client,
+    runtime: Arc<dyn Runtime>,
+    table: Arc<pods::table::PodTable>,
+}
+
+impl Agent {
+    /// An agent talking to the API through `client` and to containers through `runtime`.
+    pub fn new(config: AgentConfig, client: kube::Client, runtime: Arc<dyn Runtime>) -> Self {
+        Self {
+            config,
+            client,
+            runtime,
+            table: Arc::default(),
+        }
+    }
+
+    /// Shares `table` (the pods this agent runs) with whoever reads it, such as the node API.
+    pub fn with_table(mut self, table: Arc<pods::table::PodTable>) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// Runs until `shutdown` resolves. Containers keep running after it returns; the next
+    /// start adopts them.
+    pub async fn run(
+        self,
+        node_api_port: u16,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentError> {
+        let Self {
+            config,
+            client,
+            runtime,
+            table,
+        } = self;
+        let name = config.node_name.clone();
+        let facts = node::facts::HostFacts::read(&config.agent_dir);
+        let host_ip = config
+            .node_ip
+            .unwrap_or_else(|| node::facts::primary_address(config.server_ip));
+        let version = runtime.runtime_version().await.map_err(AgentError::cri(
+            "asking the container runtime for its version",
+        ))?;
+        let runtime_version = format!("{}://{}", version.runtime_name, version.runtime_version);
+
+        node::register(&client, &name, &facts).await?;
+        let hostname = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let addresses = [host_ip];
+        let report = |ready: Result<(), String>| node::object::NodeReport {
+            name: &name,
+            addresses: &addresses,
+            hostname: &hostname,
+            runtime_version: &runtime_version,
+            node_api_port,
+            ready,
+        };
+        let mut last = node::report_status(
+            &client,
+            &report(Err("the node is starting".into())),
+            &facts,
+            None,
+            true,
+        )
+        .await?;
+        node::renew_lease(&client, &name).await?;
+
+        let pod_cidr = node::wait_for_pod_cidr(&client, &name).await?;
+        let cni_dir = config.agent_dir.join("cni");
+        network::cni::write(&cni_dir.join("net.d"), &pod_cidr, &cni_dir.join("ipam")).map_err(
+            |e| {
+                AgentError::Other(format!(
+                    "writing the CNI config in {}: {e}",
+                    cni_dir.display()
+                ))
+            },
+        )?;
+        if let Err(why) =
+            network::routes::fix_bridge_addresses(network::cni::BRIDGE, &pod_cidr).await
+        {
+            tracing::warn!("{why}");
+        }
+        let ready = match network::routes::install_blackholes(&[
+            &config.cluster_cidr,
+            &config.service_cidr,
+        ])
+        .await
+        {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                tracing::warn!("{why}");
+                Ok(())
+            }
+        };
+        tracing::info!(node = %name, %pod_cidr, address = %host_ip, "node agent ready");
+
+        let shared = Arc::new(pods::Shared {
+            client: client.clone(),
+            runtime: runtime.clone(),
+            node_name: name.clone(),
+            host_ip: host_ip.to_string(),
+            pods_dir: config.agent_dir.join("pods"),
+            logs_dir: config.agent_dir.join("logs"),
+            settings: config.pods.clone(),
+            table,
+            memory_capacity: i64::try_from(facts.memory_bytes).unwrap_or(i64::MAX),
+            sandbox_ips: std::sync::Mutex::default(),
+        });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let pod_loop = tokio::spawn(pods::run(shared, stopped()));
+        let heartbeat = async {
+            let mut lease = tokio::time::interval(node::LEASE_RENEW);
+            let mut last_report = tokio::time::Instant::now();
+            let mut stop = std::pin::pin!(stopped());
+            loop {
+                tokio::select! {
+                    () = &mut stop => break,
+                    _ = lease.tick() => {}
+                }
+                if let Err(err) = node::renew_lease(&client, &name).await {
+                    tracing::warn!("{}", error_text(&err));
+                }
+                let force = last_report.elapsed() >= node::STATUS_REPORT;
+                match node::report_status(
+                    &client,
+                    &report(ready.clone()),
+                    &facts,
+                    last.as_ref(),
+                    force,
+                )
+                .await
+                {
+                    Ok(Some(written)) => {
+                        last = Some(written);
+                        last_report = tokio::time::Instant::now();
+                    }
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!("{}", error_text(&err)),
+                }
+            }
+        };
+        let signal = async {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        tokio::join!(heartbeat, signal);
+        let _ = tokio::time::timeout(Duration::from_secs(5), pod_loop).await;
+        Ok(())
+    }
+}

@@ -145,16 +145,27 @@ pub async fn run(
 
 /// Gives a node without a pod CIDR the next free one.
 pub async fn reconcile(node: Arc<Node>, ctx: Arc<Context>) -> Result<Action, ControllerError> {
-    let has_cidr = node
-        .spec
-        .as_ref()
-        .and_then(|s| s.pod_cidr.as_ref())
-        .is_some_and(|c| !c.is_empty());
-    if has_cidr || node.metadata.deletion_timestamp.is_some() {
+    let has_cidr = |node: &Node| {
+        node.spec
+            .as_ref()
+            .and_then(|s| s.pod_cidr.as_ref())
+            .is_some_and(|c| !c.is_empty())
+    };
+    if has_cidr(&node) || node.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let name = node.metadata.name.clone().unwrap_or_default();
     let api: Api<Node> = Api::all(ctx.client.clone());
+    // The cached object may predate this controller's own assignment (another change to the
+    // node can arrive first): only the API's current copy says whether a range is still due.
+    match api
+        .get_opt(&name)
+        .await
+        .map_err(ControllerError::api(format!("reading node {name}")))?
+    {
+        Some(current) if !has_cidr(&current) => {}
+        _ => return Ok(Action::await_change()),
+    }
     let taken: BTreeSet<String> = api
         .list(&ListParams::default())
         .await

@@ -29,6 +29,11 @@ pub struct ContainerdConfig {
     pub ready_timeout: Duration,
     /// How long a stop waits after SIGTERM before it sends SIGKILL.
     pub stop_grace: Duration,
+    /// Keep containers' `oom_score_adj` at or above closet's own. Needed where closet runs
+    /// without CAP_SYS_RESOURCE (an LXC container on Proxmox, some VMs): runc cannot lower
+    /// the score there, and every sandbox would fail to start. [`Self::for_this_process`]
+    /// turns it on when the capability is missing.
+    pub restrict_oom_score_adj: bool,
 }
 
 impl ContainerdConfig {
@@ -40,7 +45,15 @@ impl ContainerdConfig {
             cni_bin_dir: PathBuf::from(DEFAULT_CNI_BIN_DIR),
             ready_timeout: Duration::from_secs(30),
             stop_grace: Duration::from_secs(10),
+            restrict_oom_score_adj: false,
         }
+    }
+
+    /// Adapts the config to what this process may do: see `restrict_oom_score_adj`.
+    pub fn for_this_process(mut self) -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        self.restrict_oom_score_adj |= !has_capability(&status, CAP_SYS_RESOURCE);
+        self
     }
 
     /// Sets the CRI sandbox image.
@@ -130,6 +143,11 @@ impl ContainerdConfig {
         let cni_conf = toml_path(&self.cni_conf_dir())?;
         let certs = toml_path(&self.registry_config_dir())?;
         const CRI: &str = r#"plugins."io.containerd.grpc.v1.cri""#;
+        let restrict = if self.restrict_oom_score_adj {
+            "  # No CAP_SYS_RESOURCE here: runc cannot lower oom_score_adj below closet's.\n  restrict_oom_score_adj = true\n"
+        } else {
+            ""
+        };
 
         let mut out = String::new();
         // `writeln!` into a String cannot fail.
@@ -150,6 +168,7 @@ impl ContainerdConfig {
              [{CRI}]\n  sandbox_image = {sandbox_image}\n\
              \x20 # exec, attach and port-forward streams: loopback only, for the agent's node API.\n\
              \x20 stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n\
+             {restrict}\
              \n\
              # Per-registry settings (mirrors, plain-HTTP registries): certs.d/<host>/hosts.toml.\n\
              [{CRI}.registry]\n  config_path = {certs}\n\
@@ -162,6 +181,18 @@ impl ContainerdConfig {
         );
         Ok(out)
     }
+}
+
+/// CAP_SYS_RESOURCE: lowering a process's `oom_score_adj` needs it.
+const CAP_SYS_RESOURCE: u32 = 24;
+
+/// Whether `/proc/<pid>/status` text shows `cap` among the effective capabilities.
+fn has_capability(status: &str, cap: u32) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|caps| u64::from_str_radix(caps.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << cap) != 0)
 }
 
 fn toml_path(path: &Path) -> Result<String, CriError> {
@@ -233,6 +264,18 @@ required_plugins = ["io.containerd.grpc.v1.cri"]
   conf_dir = "/var/lib/closet/agent/cni/net.d"
 "#;
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn oom_score_restriction_follows_the_capability() {
+        let with = "CapEff:\t000001ffffffffff\n";
+        let without = "CapEff:\t000001fffeffffff\n";
+        assert!(has_capability(with, CAP_SYS_RESOURCE));
+        assert!(!has_capability(without, CAP_SYS_RESOURCE));
+        let mut config = ContainerdConfig::new("/a");
+        assert!(!config.render().unwrap().contains("restrict_oom_score_adj"));
+        config.restrict_oom_score_adj = true;
+        assert!(config.render().unwrap().contains("  restrict_oom_score_adj = true\n"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ const LOG_TAIL_LINES: usize = 80;
 pub struct Cluster {
     dir: TempDir,
     port: u16,
+    /// Whether the server runs its node agent (and so containerd and pods).
+    agent: bool,
     running: Mutex<Option<Running>>,
     starts: Mutex<u32>,
 }
@@ -44,11 +46,58 @@ impl Cluster {
         let cluster = Self {
             dir,
             port: free_port(),
+            agent: false,
             running: Mutex::new(None),
             starts: 0.into(),
         };
         cluster.spawn(false);
         cluster
+    }
+
+    /// Starts a server with its node agent (containerd, CNI, pods) and waits until the node
+    /// is Ready. Tests using it run one at a time (see `.config/nextest.toml`): every agent on
+    /// the machine shares the `closet0` bridge and the default pod CIDR.
+    pub fn with_agent() -> Self {
+        crate::install_crypto();
+        let dir = tempfile::Builder::new()
+            .prefix("closet-e2e-node-")
+            .tempdir()
+            .expect("create a temp dir for the cluster");
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            agent: true,
+            running: Mutex::new(None),
+            starts: 0.into(),
+        };
+        cluster.spawn(false);
+        cluster.wait_node_ready();
+        cluster
+    }
+
+    /// The name of the agent's node.
+    pub const NODE: &'static str = "e2e-node";
+
+    /// Waits until the agent's Node reports Ready.
+    pub fn wait_node_ready(&self) {
+        let deadline = Instant::now() + crate::scaled(START_TIMEOUT);
+        loop {
+            let out = self
+                .kubectl(&["get", "node", Self::NODE, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"])
+                .stdout;
+            if out.trim() == "True" {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail(format!("node {} not Ready after {START_TIMEOUT:?}: {out}", Self::NODE));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The agent's containerd socket.
+    pub fn containerd_socket(&self) -> PathBuf {
+        self.data_dir().join("agent").join("containerd").join("containerd.sock")
     }
 
     /// One cluster per test binary, started on first use, for tests that each work in their
@@ -65,6 +114,7 @@ impl Cluster {
             let cluster = Self {
                 dir,
                 port: free_port(),
+                agent: false,
                 running: Mutex::new(None),
                 starts: 0.into(),
             };
@@ -220,7 +270,12 @@ impl Cluster {
         let log_err = log.try_clone().expect("clone the log file handle");
         // An explicit config file must exist; this one only restates a flag.
         let config = self.dir.path().join("config.yaml");
-        std::fs::write(&config, "disable-agent: true\n").expect("write the server config file");
+        let settings = if self.agent {
+            format!("node-name: {}\nnode-api-port: 0\n", Self::NODE)
+        } else {
+            "disable-agent: true\n".to_owned()
+        };
+        std::fs::write(&config, settings).expect("write the server config file");
         let mut cmd = Command::new(&binary);
         cmd.arg("server")
             .arg("--data-dir")
@@ -231,7 +286,6 @@ impl Cluster {
             .arg(self.kubeconfig())
             .arg("--config")
             .arg(self.dir.path().join("config.yaml"))
-            .arg("--disable-agent")
             // Plain log lines: the log is read by people and searched by tests.
             .env("NO_COLOR", "1")
             .env(
@@ -301,6 +355,9 @@ impl Drop for Cluster {
             );
         }
         self.kill9();
+        if self.agent {
+            crate::node::remove_pods(&self.containerd_socket());
+        }
     }
 }
 

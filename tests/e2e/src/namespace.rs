@@ -145,6 +145,32 @@ impl<'a> TestNs<'a> {
         out.stderr
     }
 
+    /// The `kubectl -n <ns> args...` command, for tests that manage the process themselves
+    /// (a pty, a port-forward). The caller kills it by its PID.
+    pub fn kubectl_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = kubectl::command(self.cluster, &self.cache_dir(), Some(&self.name));
+        cmd.args(args);
+        cmd
+    }
+
+    /// The same command as one shell-quoted line, for `script -c`.
+    pub fn kubectl_command_line(&self, args: &[&str]) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let cache = self.cache_dir();
+        let mut words = vec![
+            "env".to_owned(),
+            format!("KUBECONFIG={}", quote(&self.cluster.kubeconfig().to_string_lossy())),
+            format!("HOME={}", quote(&cache.to_string_lossy())),
+            "kubectl".to_owned(),
+            "--cache-dir".to_owned(),
+            quote(&cache.to_string_lossy()),
+            "--namespace".to_owned(),
+            quote(&self.name),
+        ];
+        words.extend(args.iter().map(|a| quote(a)));
+        words.join(" ")
+    }
+
     /// Starts `kubectl -n <ns> args...` in the background.
     pub fn kubectl_spawn(&self, args: &[&str]) -> Background {
         let mut cmd = kubectl::command(self.cluster, &self.cache_dir(), Some(&self.name));

@@ -7,6 +7,25 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Collects a spawned child's piped stdout and stderr and waits for it, killing it after
+/// `timeout`.
+pub fn run_with_timeout_child(mut child: std::process::Child, timeout: Duration) -> Output {
+    let stdout = drain(child.stdout.take().expect("stdout is piped"));
+    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    let status = match wait_timeout(&mut child, timeout) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            child.wait().expect("reap the child")
+        }
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
 /// Runs `cmd` to completion, feeding `stdin`, and kills it if it outlives `timeout`.
 /// Returns the output, or an error saying it timed out (with what it printed so far).
 pub fn run_with_timeout(

@@ -1,0 +1,101 @@
+//! Blackhole routes for the cluster and service ranges, so that a packet for a cluster
+//! address that nothing on this machine claims is dropped here instead of leaving through
+//! the default gateway onto the home network. More specific routes (the node's own pod
+//! bridge, routes to other nodes' pod ranges) still win.
+//!
+//! Routes go through `ip` (iproute2, on every Debian-family system) rather than netlink
+//! bindings: two idempotent commands at start-up do not justify the dependency.
+
+use tokio::process::Command;
+
+/// Installs (or keeps) a blackhole route for each CIDR.
+pub async fn install_blackholes(cidrs: &[&str]) -> Result<(), String> {
+    for cidr in cidrs {
+        let output = Command::new("ip")
+            .args(["route", "replace", "blackhole", cidr])
+            .output()
+            .await
+            .map_err(|e| format!("cannot run `ip route` (package iproute2): {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`ip route replace blackhole {cidr}` failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes IPv4 addresses from the pod bridge that do not belong to `pod_cidr`: left behind
+/// by an earlier cluster on this machine, they make the bridge plugin refuse every new pod
+/// ("already has an IP address different from ..."). The node's own gateway address stays,
+/// so running pods keep their connectivity.
+pub async fn fix_bridge_addresses(bridge: &str, pod_cidr: &str) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(["-j", "-4", "addr", "show", "dev", bridge])
+        .output()
+        .await
+        .map_err(|e| format!("cannot run `ip addr` (package iproute2): {e}"))?;
+    if !output.status.success() {
+        // No bridge yet: the first pod creates it.
+        return Ok(());
+    }
+    let links: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    for stale in stale_addresses(&links, pod_cidr) {
+        tracing::info!(
+            "removing {stale} from {bridge}: it is not in this node's pod CIDR {pod_cidr}"
+        );
+        let _ = Command::new("ip")
+            .args(["addr", "del", &stale, "dev", bridge])
+            .status()
+            .await;
+    }
+    Ok(())
+}
+
+/// The `addr/prefix` entries of `ip -j addr show` output outside `pod_cidr`.
+fn stale_addresses(links: &serde_json::Value, pod_cidr: &str) -> Vec<String> {
+    let Some((net, prefix)) = parse_v4(pod_cidr) else {
+        return Vec::new();
+    };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|link| link["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|info| {
+            let local = info["local"].as_str()?;
+            let len = info["prefixlen"].as_u64()?;
+            let ip: std::net::Ipv4Addr = local.parse().ok()?;
+            let inside = u32::from(ip) & mask == u32::from(net) & mask && len == u64::from(prefix);
+            (!inside).then(|| format!("{local}/{len}"))
+        })
+        .collect()
+}
+
+fn parse_v4(cidr: &str) -> Option<(std::net::Ipv4Addr, u32)> {
+    let (addr, prefix) = cidr.split_once('/')?;
+    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((addr.parse().ok()?, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_outside_the_pod_cidr_are_stale() {
+        let links = serde_json::json!([{ "ifname": "closet0", "addr_info": [
+            { "family": "inet", "local": "10.42.0.1", "prefixlen": 24 },
+            { "family": "inet", "local": "10.42.1.1", "prefixlen": 24 }
+        ]}]);
+        assert_eq!(stale_addresses(&links, "10.42.1.0/24"), ["10.42.0.1/24"]);
+        assert!(stale_addresses(&links, "10.42.0.0/16").len() == 2);
+        assert!(stale_addresses(&serde_json::json!([]), "10.42.1.0/24").is_empty());
+    }
+}

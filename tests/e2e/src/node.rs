@@ -1,0 +1,90 @@
+//! Node-side helpers for tests that run pods: cleaning up what a test's agent left in the
+//! runtime, and reading the runtime's view.
+
+use std::path::Path;
+use std::time::Duration;
+
+use closet_cri::{CriClient, Runtime, RuntimeExt, cri};
+
+/// Stops and removes every pod sandbox (and so every container, network namespace and pod
+/// address) of the containerd at `socket`, then stops that containerd. Used when a test's
+/// cluster goes away, after its server was killed, so nothing outlives the test.
+pub fn remove_pods(socket: &Path) {
+    if !socket.exists() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return;
+    };
+    runtime.block_on(async {
+        let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(5), CriClient::connect(socket)).await else {
+            return;
+        };
+        let sandboxes = client.all_sandboxes().await.unwrap_or_default();
+        for sandbox in sandboxes {
+            let id = sandbox.id;
+            let _ = client
+                .stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id.clone() })
+                .await;
+            let _ = client
+                .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
+                .await;
+        }
+    });
+    let pid_file = socket.with_file_name("containerd.pid");
+    if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+        crate::process::sigterm(pid);
+    }
+}
+
+/// The number of containers the runtime at `socket` holds in `state` (e.g. running).
+pub async fn count_containers(socket: &Path, state: cri::ContainerState) -> usize {
+    let client = CriClient::connect(socket).await.expect("connect to the agent's containerd");
+    client
+        .all_containers()
+        .await
+        .expect("list containers")
+        .iter()
+        .filter(|c| c.state == state as i32)
+        .count()
+}
+
+/// The busybox test image's reference, imported from an archive (never pulled).
+pub const BUSYBOX: &str = "e2e.closet.local/busybox:1";
+
+/// Drops the busybox test image into the agent's images directory and waits until the
+/// runtime lists it: the offline-import path a user without internet takes.
+pub fn import_busybox(cluster: &crate::Cluster) {
+    let dir = cluster.data_dir().join("agent").join("images");
+    std::fs::create_dir_all(&dir).expect("create the images directory");
+    let archive = crate::images::busybox_archive(BUSYBOX);
+    // Written under a temporary name and renamed, as a user copying a file in would not be
+    // guaranteed to do; the importer waits for the size to settle either way.
+    let partial = dir.join("busybox.tar.partial");
+    std::fs::write(&partial, archive).expect("write the image archive");
+    std::fs::rename(&partial, dir.join("busybox.tar")).expect("rename the image archive");
+    wait_for_image(cluster, BUSYBOX);
+}
+
+/// Waits until the agent's runtime lists `reference`.
+pub fn wait_for_image(cluster: &crate::Cluster, reference: &str) {
+    let socket = cluster.containerd_socket();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let found = crate::try_eventually(Duration::from_secs(60), || {
+        runtime.block_on(async {
+            let client = CriClient::connect(&socket).await.map_err(|e| e.to_string())?;
+            let images = client.all_images().await.map_err(|e| e.to_string())?;
+            if images.iter().any(|i| i.repo_tags.iter().any(|t| t == reference)) {
+                Ok(())
+            } else {
+                Err(format!("{reference} not among {} images yet", images.len()))
+            }
+        })
+    });
+    if let Err(e) = found {
+        cluster.fail(e);
+    }
+}

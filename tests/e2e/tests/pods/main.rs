@@ -1,0 +1,78 @@
+//! Pods in real containers: the embedded agent, containerd and runc, driven by real kubectl.
+//!
+//! Every test starts its own cluster with the agent on; `.config/nextest.toml` runs this
+//! binary's tests one at a time, since all agents on a machine share the `closet0` bridge.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod lifecycle;
+mod security;
+mod streams;
+mod volumes;
+
+use std::time::Duration;
+
+use closet_e2e::{Cluster, TestNs, eventually, node};
+
+/// A cluster with a node agent, held by one test at a time (`cargo test` runs tests on
+/// threads; nextest's test group covers separate processes).
+pub struct NodeCluster {
+    cluster: Cluster,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for NodeCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+/// A cluster with its agent and the busybox image imported, skipping when kubectl or
+/// containerd is missing.
+pub fn node_cluster() -> Option<NodeCluster> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if !closet_e2e::kubectl_available() {
+        eprintln!("skipping: no kubectl on the PATH");
+        return None;
+    }
+    if closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()).is_err() {
+        eprintln!("skipping: containerd or runc is not installed");
+        return None;
+    }
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let cluster = Cluster::with_agent();
+    node::import_busybox(&cluster);
+    Some(NodeCluster { cluster, _turn: turn })
+}
+
+/// A pod manifest running `command` in busybox, with extra container fields (`extra`, YAML
+/// at the container's indentation) and pod fields (`pod_extra`).
+pub fn pod_yaml(name: &str, command: &str, extra: &str, pod_extra: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\nspec:\n{pod_extra}  containers:\n  - name: main\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", {command:?}]\n{extra}",
+        image = node::BUSYBOX,
+    )
+}
+
+/// Waits until `pod` is Ready.
+pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
+    let out = ns.kubectl(&["wait", "--for=condition=Ready", &format!("pod/{pod}"), "--timeout=90s"]);
+    if !out.success() {
+        let describe = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
+        ns.cluster().fail(format!("{} never became Ready: {}\n{describe}", pod, out.describe()));
+    }
+}
+
+/// A jsonpath of `pod`.
+pub fn jsonpath(ns: &TestNs<'_>, pod: &str, path: &str) -> String {
+    ns.kubectl_ok(&["get", "pod", pod, "-o", &format!("jsonpath={path}")])
+}
+
+/// Waits until a jsonpath of `pod` satisfies `check`, returning it.
+pub fn wait_for(ns: &TestNs<'_>, pod: &str, path: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> String {
+    eventually(timeout, || {
+        let value = jsonpath(ns, pod, path);
+        if check(&value) { Ok(value) } else { Err(format!("{pod} {path} = {value:?}")) }
+    })
+}
