@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) registry: registry::Registry,
     pub(crate) config: Config,
+    /// How pod logs, exec, attach and port-forward reach node agents; unset, they answer 503.
+    pub(crate) node_client: std::sync::OnceLock<closet_nodeapi::client::NodeClient>,
 }
 
 /// The API server: registry, store and everything derived from them.
@@ -78,6 +80,7 @@ impl ApiServer {
             store,
             registry: registry::Registry::builtin(),
             config,
+            node_client: std::sync::OnceLock::new(),
         };
         Self {
             shared: Arc::new(shared),
@@ -89,6 +92,17 @@ impl ApiServer {
     /// `GET /closet/v1/ca` (see [`join`]). Without it, both answer 404.
     pub fn with_join(mut self, authority: join::JoinAuthority) -> Self {
         self.join = Some(Arc::new(authority));
+        self
+    }
+
+    /// Lets pod logs, exec, attach and port-forward reach node agents over HTTPS with `tls`
+    /// (`closet_nodeapi::tls::client_config`, presenting the `closet-apiserver` client
+    /// certificate). Without it those subresources answer 503. The first call wins.
+    pub fn with_node_client(self, tls: Arc<closet_nodeapi::tls::ClientConfig>) -> Self {
+        let _ = self
+            .shared
+            .node_client
+            .set(closet_nodeapi::client::NodeClient::new(tls));
         self
     }
 

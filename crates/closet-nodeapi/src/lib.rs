@@ -50,6 +50,8 @@ mod stats;
 mod status;
 #[cfg(feature = "server")]
 mod streaming;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 #[cfg(feature = "server")]
 pub use directory::{ContainerInfo, PodDirectory, PodInfo};

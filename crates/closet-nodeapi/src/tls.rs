@@ -10,8 +10,10 @@
 use std::sync::Arc;
 
 use rustls::RootCertStore;
-use rustls::client::ClientConfig;
-use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls::server::WebPkiClientVerifier;
+/// The configurations built here, re-exported so that callers need no rustls dependency of
+/// their own to name them.
+pub use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 

@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod fields;
 mod list;
+mod node_proxy;
 mod patch;
 mod read;
 mod review;
@@ -107,6 +108,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         PathKind::Resource(target) => target,
         PathKind::Other => return Err(ApiError::path_not_found(parts.uri.path())),
     };
+    if node_proxy::handles(&target) {
+        return node_proxy::serve(&shared, target, Request::from_parts(parts, body)).await;
+    }
     let info = resolve(&shared, &target, parts.uri.path())?;
     // A declared body over the limit is refused before waiting for any of it.
     let declared = parts.headers.get(http::header::CONTENT_LENGTH);

@@ -9,7 +9,9 @@ use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Node, ProcessEnd};
+use closet_nodeapi::testing::ProcessEnd;
+
+use crate::harness::Node;
 
 const EXEC: &str =
     "/exec/default/web/app?command=sh&command=-c&command=cat&stdin=true&stdout=true&stderr=true";

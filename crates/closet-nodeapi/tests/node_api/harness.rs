@@ -9,17 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use closet_cri::fake::FakeRuntime;
-use closet_cri::{BoxFuture, CriError, Runtime, cri};
-use closet_nodeapi::exec::{self, DialError, RemoteCommandDialer, RemoteSession, StreamOptions};
-use closet_nodeapi::{ContainerInfo, NodeApi, PodDirectory, PodInfo};
+use closet_nodeapi::exec;
+use closet_nodeapi::testing::{FakeDialer, MemoryPods, ProcessEnd, StreamingRuntime};
+use closet_nodeapi::{ContainerInfo, NodeApi, PodInfo};
 use closet_pki::{CertAndKey, CertificateAuthority, ServingNames};
-use closet_types::Status;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::client::TlsStream;
@@ -62,196 +60,6 @@ impl Pki {
     pub(crate) fn client_config(&self, cert: &CertAndKey) -> Arc<rustls::ClientConfig> {
         closet_nodeapi::tls::client_config(&self.ca.pair().cert_pem, &cert.cert_pem, &cert.key_pem)
             .unwrap()
-    }
-}
-
-// ---------------------------------------------------------------- CRI
-
-/// The CRI fake, with streaming URLs pointing at [`Backend`] and stats set by the test.
-pub(crate) struct TestRuntime {
-    pub(crate) fake: FakeRuntime,
-    pub(crate) backend: Mutex<String>,
-    pub(crate) stats: Mutex<Vec<cri::ContainerStats>>,
-}
-
-impl TestRuntime {
-    fn url(&self, kind: &str) -> String {
-        format!("http://{}/{kind}/token", self.backend.lock().unwrap())
-    }
-}
-
-macro_rules! delegate {
-    ($(($method:ident, $req:ident, $resp:ident)),* $(,)?) => {
-        impl Runtime for TestRuntime {
-            $(
-                fn $method(&self, r: cri::$req) -> BoxFuture<'_, Result<cri::$resp, CriError>> {
-                    self.fake.$method(r)
-                }
-            )*
-            fn exec(&self, r: cri::ExecRequest) -> BoxFuture<'_, Result<cri::ExecResponse, CriError>> {
-                let url = self.url("exec");
-                let call = self.fake.exec(r);
-                Box::pin(async move { call.await.map(|_| cri::ExecResponse { url }) })
-            }
-            fn attach(&self, r: cri::AttachRequest) -> BoxFuture<'_, Result<cri::AttachResponse, CriError>> {
-                let url = self.url("attach");
-                let call = self.fake.attach(r);
-                Box::pin(async move { call.await.map(|_| cri::AttachResponse { url }) })
-            }
-            fn port_forward(&self, r: cri::PortForwardRequest) -> BoxFuture<'_, Result<cri::PortForwardResponse, CriError>> {
-                let url = self.url("portforward");
-                let call = self.fake.port_forward(r);
-                Box::pin(async move { call.await.map(|_| cri::PortForwardResponse { url }) })
-            }
-            fn list_container_stats(&self, r: cri::ListContainerStatsRequest) -> BoxFuture<'_, Result<cri::ListContainerStatsResponse, CriError>> {
-                let stats = self.stats.lock().unwrap().clone();
-                let call = self.fake.list_container_stats(r);
-                Box::pin(async move { call.await.map(|_| cri::ListContainerStatsResponse { stats }) })
-            }
-        }
-    };
-}
-
-delegate! {
-    (version, VersionRequest, VersionResponse),
-    (status, StatusRequest, StatusResponse),
-    (update_runtime_config, UpdateRuntimeConfigRequest, UpdateRuntimeConfigResponse),
-    (run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse),
-    (stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse),
-    (remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse),
-    (pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse),
-    (list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse),
-    (create_container, CreateContainerRequest, CreateContainerResponse),
-    (start_container, StartContainerRequest, StartContainerResponse),
-    (stop_container, StopContainerRequest, StopContainerResponse),
-    (remove_container, RemoveContainerRequest, RemoveContainerResponse),
-    (list_containers, ListContainersRequest, ListContainersResponse),
-    (container_status, ContainerStatusRequest, ContainerStatusResponse),
-    (update_container_resources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse),
-    (reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse),
-    (exec_sync, ExecSyncRequest, ExecSyncResponse),
-    (container_stats, ContainerStatsRequest, ContainerStatsResponse),
-    (list_images, ListImagesRequest, ListImagesResponse),
-    (image_status, ImageStatusRequest, ImageStatusResponse),
-    (pull_image, PullImageRequest, PullImageResponse),
-    (remove_image, RemoveImageRequest, RemoveImageResponse),
-    (image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse),
-}
-
-// ---------------------------------------------------------------- pods
-
-/// Pods and containers the agent would know.
-#[derive(Default)]
-pub(crate) struct FakePods {
-    pub(crate) containers: Mutex<HashMap<(String, String, String), ContainerInfo>>,
-    pub(crate) pods: Mutex<Vec<PodInfo>>,
-}
-
-impl FakePods {
-    pub(crate) fn add_container(&self, ns: &str, pod: &str, name: &str, info: ContainerInfo) {
-        self.containers
-            .lock()
-            .unwrap()
-            .insert((ns.into(), pod.into(), name.into()), info);
-    }
-
-    pub(crate) fn set_running(&self, ns: &str, pod: &str, name: &str, running: bool) {
-        if let Some(c) =
-            self.containers
-                .lock()
-                .unwrap()
-                .get_mut(&(ns.into(), pod.into(), name.into()))
-        {
-            c.running = running;
-        }
-    }
-}
-
-impl PodDirectory for FakePods {
-    fn container(&self, namespace: &str, pod: &str, container: &str) -> Option<ContainerInfo> {
-        self.containers
-            .lock()
-            .unwrap()
-            .get(&(namespace.into(), pod.into(), container.into()))
-            .cloned()
-    }
-    fn pod(&self, namespace: &str, pod: &str) -> Option<PodInfo> {
-        self.pods
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|p| p.namespace == namespace && p.name == pod)
-            .cloned()
-    }
-    fn pods(&self) -> Vec<PodInfo> {
-        self.pods.lock().unwrap().clone()
-    }
-}
-
-// ---------------------------------------------------------------- remotecommand
-
-/// The process side of one session, driven by the test.
-pub(crate) struct ProcessEnd {
-    pub(crate) url: String,
-    pub(crate) options: StreamOptions,
-    /// What the client typed; EOF once stdin is closed.
-    pub(crate) stdin: DuplexStream,
-    /// Write here to produce stdout; drop to close it.
-    pub(crate) stdout: DuplexStream,
-    pub(crate) stderr: DuplexStream,
-    /// Terminal size messages.
-    pub(crate) resize: DuplexStream,
-    /// Send the final status.
-    pub(crate) outcome: oneshot::Sender<Status>,
-}
-
-/// Hands each new session's process end to the test.
-pub(crate) struct FakeDialer {
-    sessions: mpsc::UnboundedSender<ProcessEnd>,
-}
-
-impl RemoteCommandDialer for FakeDialer {
-    fn connect(
-        &self,
-        url: String,
-        options: StreamOptions,
-    ) -> exec::BoxFuture<Result<RemoteSession, DialError>> {
-        let (stdin_node, stdin_test) = tokio::io::duplex(64 * 1024);
-        let (stdout_node, stdout_test) = tokio::io::duplex(64 * 1024);
-        let (stderr_node, stderr_test) = tokio::io::duplex(64 * 1024);
-        let (resize_node, resize_test) = tokio::io::duplex(64 * 1024);
-        let (outcome_tx, outcome_rx) = oneshot::channel();
-        let sent = self.sessions.send(ProcessEnd {
-            url,
-            options,
-            stdin: stdin_test,
-            stdout: stdout_test,
-            stderr: stderr_test,
-            resize: resize_test,
-            outcome: outcome_tx,
-        });
-        Box::pin(async move {
-            sent.map_err(|_| -> DialError { "test gone".into() })?;
-            Ok(RemoteSession {
-                stdin: options
-                    .stdin
-                    .then(|| Box::new(stdin_node) as exec::SessionWriter),
-                stdout: options
-                    .stdout
-                    .then(|| Box::new(stdout_node) as exec::SessionReader),
-                stderr: options
-                    .stderr
-                    .then(|| Box::new(stderr_node) as exec::SessionReader),
-                resize: options
-                    .tty
-                    .then(|| Box::new(resize_node) as exec::SessionWriter),
-                outcome: Box::pin(async move {
-                    outcome_rx
-                        .await
-                        .unwrap_or_else(|_| exec::error_status("process end dropped"))
-                }),
-            })
-        })
     }
 }
 
@@ -441,8 +249,8 @@ async fn spdy_process(io: TokioIo<hyper::upgrade::Upgraded>) {
 pub(crate) struct Node {
     pub(crate) addr: SocketAddr,
     pub(crate) pki: Pki,
-    pub(crate) runtime: Arc<TestRuntime>,
-    pub(crate) pods: Arc<FakePods>,
+    pub(crate) runtime: Arc<StreamingRuntime>,
+    pub(crate) pods: Arc<MemoryPods>,
     pub(crate) sessions: mpsc::UnboundedReceiver<ProcessEnd>,
     pub(crate) backend: Backend,
     pub(crate) dir: tempfile::TempDir,
@@ -463,16 +271,12 @@ impl Node {
     async fn start_with(spdy: bool) -> Self {
         let pki = Pki::new();
         let backend = Backend::start_with(spdy).await;
-        let runtime = Arc::new(TestRuntime {
-            fake: FakeRuntime::new(),
-            backend: Mutex::new(backend.addr.to_string()),
-            stats: Mutex::new(Vec::new()),
-        });
-        let pods = Arc::new(FakePods::default());
-        let (tx, sessions) = mpsc::unbounded_channel();
+        let runtime = Arc::new(StreamingRuntime::new(format!("http://{}", backend.addr)));
+        let pods = Arc::new(MemoryPods::default());
+        let (dialer, sessions) = FakeDialer::new();
         let mut api = NodeApi::new(runtime.clone(), pods.clone(), "node-1");
         if !spdy {
-            api = api.with_remote_command_dialer(Arc::new(FakeDialer { sessions: tx }));
+            api = api.with_remote_command_dialer(Arc::new(dialer));
         }
         let api = api.with_log_poll_interval(std::time::Duration::from_millis(20));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -508,7 +312,7 @@ impl Node {
                 tty,
             },
         );
-        self.pods.pods.lock().unwrap().push(PodInfo {
+        self.pods.add_pod(PodInfo {
             namespace: "default".into(),
             name: "web".into(),
             uid: "uid-1".into(),

@@ -74,7 +74,7 @@ async fn tunnel_bytes_flow_both_ways_regardless_of_message_boundaries() {
 async fn a_runtime_refusal_is_passed_on() {
     let node = Node::start().await;
     node.add_web_pod(false);
-    *node.runtime.backend.lock().unwrap() = format!("{}/refuse", node.backend.addr);
+    *node.runtime.base.lock().unwrap() = format!("http://{}/refuse", node.backend.addr);
     let err = node.websocket(PATH, TUNNEL).await.unwrap_err();
     let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
         panic!("expected an HTTP refusal, got {err}");
