@@ -47,10 +47,28 @@ pub struct ServerArgs {
     #[arg(long, env = "CLOSET_TLS_SAN", value_delimiter = ',')]
     pub tls_san: Vec<String>,
 
-    /// Do not run the node agent in this process. (The agent is not built yet, so the server
-    /// runs without one either way.)
+    /// Do not run the node agent in this process: the server then runs no pods itself, and
+    /// machines join with `closet agent`.
     #[arg(long, env = "CLOSET_DISABLE_AGENT")]
     pub disable_agent: bool,
+
+    /// The node's name. Default: this machine's hostname.
+    #[arg(long, env = "CLOSET_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// The address other nodes and the API server reach this node at. Default: the address
+    /// of the interface holding the default route.
+    #[arg(long, env = "CLOSET_NODE_IP")]
+    pub node_ip: Option<IpAddr>,
+
+    /// Use this existing CRI socket (e.g. unix:///run/containerd/containerd.sock) instead of
+    /// starting closet's own containerd.
+    #[arg(long, env = "CLOSET_CONTAINER_RUNTIME_ENDPOINT")]
+    pub container_runtime_endpoint: Option<PathBuf>,
+
+    /// Port of the node API (logs, exec, port-forward); 0 picks a free port.
+    #[arg(long, env = "CLOSET_NODE_API_PORT", default_value_t = 10250)]
+    pub node_api_port: u16,
 
     /// YAML config file whose keys mirror these flags; files in `<config>.d/*.yaml` are
     /// applied after it in name order. A missing default file is fine.

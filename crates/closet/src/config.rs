@@ -27,6 +27,10 @@ pub(crate) const FILE_KEYS: &[&str] = &[
     "tls-san",
     "disable-agent",
     "force-unsafe-filesystem",
+    "node-name",
+    "node-ip",
+    "container-runtime-endpoint",
+    "node-api-port",
 ];
 
 /// Where values that are not flags come from: the process environment, or a map in tests.
@@ -103,6 +107,10 @@ struct Layer {
     tls_san: Option<Vec<String>>,
     disable_agent: Option<bool>,
     force_unsafe_filesystem: Option<bool>,
+    node_name: Option<Option<String>>,
+    node_ip: Option<Option<IpAddr>>,
+    container_runtime_endpoint: Option<Option<PathBuf>>,
+    node_api_port: Option<u16>,
     config: Option<PathBuf>,
 }
 
@@ -119,6 +127,12 @@ impl Layer {
             force_unsafe_filesystem: self
                 .force_unsafe_filesystem
                 .or(lower.force_unsafe_filesystem),
+            node_name: self.node_name.or(lower.node_name),
+            node_ip: self.node_ip.or(lower.node_ip),
+            container_runtime_endpoint: self
+                .container_runtime_endpoint
+                .or(lower.container_runtime_endpoint),
+            node_api_port: self.node_api_port.or(lower.node_api_port),
             config: self.config.or(lower.config),
         }
     }
@@ -161,7 +175,11 @@ pub(crate) fn resolve(
         write_kubeconfig,
         tls_san,
         disable_agent,
-        force_unsafe_filesystem
+        force_unsafe_filesystem,
+        node_name,
+        node_ip,
+        container_runtime_endpoint,
+        node_api_port
     );
     Ok(out)
 }
@@ -188,6 +206,15 @@ fn env_layer(source: &dyn Source) -> Result<Layer, ConfigError> {
         tls_san: var("tls-san").map(|(_, v)| split_list(&v)),
         disable_agent: typed(var("disable-agent"), parse_bool)?,
         force_unsafe_filesystem: typed(var("force-unsafe-filesystem"), parse_bool)?,
+        node_name: var("node-name").map(|(_, v)| Some(v)),
+        node_ip: typed(var("node-ip"), |v| {
+            v.parse().map(Some).map_err(|e| format!("{e}"))
+        })?,
+        container_runtime_endpoint: var("container-runtime-endpoint")
+            .map(|(_, v)| Some(PathBuf::from(v))),
+        node_api_port: typed(var("node-api-port"), |v| {
+            v.parse().map_err(|e| format!("{e}"))
+        })?,
         config: var("config").map(|(_, v)| PathBuf::from(v)),
     })
 }
@@ -321,6 +348,12 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
             "force-unsafe-filesystem" => {
                 layer.force_unsafe_filesystem = Some(from_value(value).map_err(bad)?)
             }
+            "node-name" => layer.node_name = Some(Some(from_value(value).map_err(bad)?)),
+            "node-ip" => layer.node_ip = Some(Some(from_value(value).map_err(bad)?)),
+            "container-runtime-endpoint" => {
+                layer.container_runtime_endpoint = Some(Some(from_value(value).map_err(bad)?))
+            }
+            "node-api-port" => layer.node_api_port = Some(from_value(value).map_err(bad)?),
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key,

@@ -4,6 +4,7 @@
 //! Exit codes: 0 on success (including a clean shutdown on SIGTERM), 1 on any error, printed
 //! on stderr as `error: ...` with its causes, and 2 for command-line mistakes (clap's).
 
+mod agent;
 mod commands;
 mod config;
 mod https;

@@ -17,6 +17,7 @@ mod eventually;
 pub mod images;
 mod kubectl;
 mod namespace;
+pub mod node;
 mod process;
 pub mod raw;
 pub mod registry;
@@ -27,7 +28,7 @@ pub use cluster::{Cluster, closet_binary};
 pub use eventually::{eventually, eventually_async, patience, scaled, try_eventually};
 pub use kubectl::{Background, KubectlOutput, kubectl_available};
 pub use namespace::{TestNs, unique_name};
-pub use process::run_with_timeout;
+pub use process::{run_with_timeout, run_with_timeout_child};
 
 /// Installs rustls's ring provider as the process default, once. kube-rs and the raw client
 /// both build rustls configurations and need one; a second install is harmless.

@@ -44,6 +44,8 @@ pub struct Worker {
     last_written: Option<PodStatus>,
     volumes_refreshed: Option<Instant>,
     volumes: Option<closet_podspec::volumes::VolumeMap>,
+    /// After a failed sandbox start: when the next attempt may run, and how many failed.
+    sandbox_backoff: Option<(Instant, u32)>,
     killed_for: HashMap<String, String>,
 }
 
@@ -59,6 +61,7 @@ impl Worker {
             last_written: None,
             volumes_refreshed: None,
             volumes: None,
+            sandbox_backoff: None,
             killed_for: HashMap::new(),
         }
     }
@@ -105,9 +108,27 @@ impl Worker {
         }
 
         let mut wake = RESYNC;
+        // A sandbox that failed to start is retried with back-off: every attempt costs a
+        // network namespace and a CNI round, and the status write it causes wakes this
+        // worker again at once.
+        if let Some((next, _)) = self.sandbox_backoff
+            && runtime.sandbox().is_none_or(|s| !s.ready)
+            && Instant::now() < next
+        {
+            self.write_status(&pod, &runtime).await;
+            return Ok(Next::After(next.saturating_duration_since(Instant::now())));
+        }
         let sandbox = match self.ensure_sandbox(&pod, &runtime).await {
-            Ok(sandbox) => sandbox,
+            Ok(sandbox) => {
+                self.sandbox_backoff = None;
+                sandbox
+            }
             Err(failure) => {
+                let failures = self.sandbox_backoff.map_or(1, |(_, n)| n + 1);
+                let delay = Duration::from_secs(1)
+                    .saturating_mul(1u32 << failures.min(6))
+                    .min(Duration::from_secs(60));
+                self.sandbox_backoff = Some((Instant::now() + delay, failures));
                 tracing::warn!(pod = %format!("{namespace}/{name}"), "{}", failure.message);
                 for c in all_containers(&pod) {
                     self.waiting.insert(
@@ -116,7 +137,7 @@ impl Worker {
                     );
                 }
                 self.write_status(&pod, &runtime).await;
-                return Ok(Next::After(Duration::from_secs(5)));
+                return Ok(Next::After(delay));
             }
         };
         // A new sandbox changes the view; read it again.
@@ -264,6 +285,19 @@ impl Worker {
             "sandbox started"
         );
         self.learn_ip(&id).await;
+        // Dead sandboxes of this pod go, except the newest, whose containers' logs
+        // `kubectl logs --previous` may still want.
+        let dead: Vec<&super::runtime_view::SandboxRun> =
+            runtime.sandboxes.iter().filter(|s| !s.ready).collect();
+        for old in dead.iter().rev().skip(1) {
+            let _ = self
+                .shared
+                .runtime
+                .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                    pod_sandbox_id: old.id.clone(),
+                })
+                .await;
+        }
         Ok(Sandbox { id, config })
     }
 

@@ -12,7 +12,7 @@ use closet_pki::{ClusterTls, ServingNames};
 use closet_store::sqlite::{Options, SqliteStore};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::{https, preflight};
+use crate::{agent, https, preflight};
 
 /// Stack of each async worker and blocking thread.
 const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
@@ -44,12 +44,6 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let _lock = preflight::DataDirLock::acquire(&data_dir.join("closet.lock"))?;
     let listener = preflight::bind(args.bind_address, args.https_listen_port)?;
 
-    if args.disable_agent {
-        tracing::debug!("node agent disabled by --disable-agent");
-    } else {
-        tracing::info!("the node agent is not built yet; running the API server only");
-    }
-
     let mut names = ServingNames::discover(&args.tls_san);
     if !args.bind_address.is_unspecified() {
         names.ips.insert(args.bind_address);
@@ -72,7 +66,23 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let config = closet_apiserver::Config {
         advertise_address: Some(advertise_address(&args, &names).to_string()),
     };
-    let api = ApiServer::new(store.clone(), config);
+    let tls_dir = data_dir.join("server").join("tls");
+    let node_client = closet_pki::node::load_or_create_apiserver_node_client(&tls_dir, &tls.ca)
+        .context("preparing the apiserver's client certificate for node APIs")?;
+    let node_client = closet_nodeapi::tls::client_config(
+        &tls.ca.pair().cert_pem,
+        &node_client.cert_pem,
+        &node_client.key_pem,
+    )
+    .context("building the TLS client for node APIs")?;
+    let token = closet_pki::JoinToken::load_or_create(data_dir, &tls.ca)
+        .context("preparing the join token")?;
+    let api = ApiServer::new(store.clone(), config)
+        .with_node_client(node_client)
+        .with_join(closet_apiserver::join::JoinAuthority {
+            token,
+            ca: tls.ca.clone(),
+        });
     api.bootstrap()
         .await
         .context("creating the system namespaces")?;
@@ -102,8 +112,30 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         stopped(stopping.clone()),
     ));
 
+    let agent = if args.disable_agent {
+        tracing::info!("node agent disabled by --disable-agent: this server runs no pods");
+        None
+    } else {
+        let options = agent::options(&args, &tls)?;
+        let node = options.agent.node_name.clone();
+        let client = agent::node_client(&api, &node);
+        let stop = stopped(stopping.clone());
+        Some(tokio::spawn(async move {
+            if let Err(err) = closet_agent::run_node(options, client, stop).await {
+                tracing::error!("the node agent stopped: {}", closet_agent::error_text(&err));
+            }
+        }))
+    };
+
     tracing::info!("closet API ready at {url} (kubeconfig: {written})");
     https::serve(listener, tls_config, api.router(), stopped(stopping)).await;
+    if let Some(agent) = agent
+        && tokio::time::timeout(https::SHUTDOWN_GRACE, agent)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the node agent did not stop in time");
+    }
     if tokio::time::timeout(https::SHUTDOWN_GRACE, controllers)
         .await
         .is_err()

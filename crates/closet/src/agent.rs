@@ -1,0 +1,105 @@
+//! The embedded node agent's setup inside `closet server`: its name, address, certificates
+//! and in-process API client.
+
+use anyhow::Context;
+use closet_apiserver::ApiServer;
+use closet_cli::ServerArgs;
+use closet_pki::ClusterTls;
+use closet_pki::node::{NodeCredentials, issue_node, node_user};
+
+/// The agent's options from the server's flags; issues (or reuses) the node's certificates
+/// directly from the cluster CA, since the server holds it.
+pub(crate) fn options(
+    args: &ServerArgs,
+    tls: &ClusterTls,
+) -> anyhow::Result<closet_agent::NodeOptions> {
+    let name = match &args.node_name {
+        Some(name) => name.clone(),
+        None => node_name_from_hostname(&rustix::system::uname().nodename().to_string_lossy()),
+    };
+    let agent_dir = args.data_dir.join("agent");
+    let mut config = closet_agent::AgentConfig::new(name.clone(), &agent_dir);
+    config.node_ip = args.node_ip;
+    if !args.bind_address.is_unspecified() && !args.bind_address.is_loopback() {
+        config.server_ip = Some(args.bind_address);
+    }
+    config.node_api_port = args.node_api_port;
+    let address = config
+        .node_ip
+        .unwrap_or_else(|| closet_agent::node::facts::primary_address(config.server_ip));
+    let addresses = vec![address.to_string()];
+    let tls_dir = agent_dir.join("tls");
+    let credentials = match NodeCredentials::load(&tls_dir)? {
+        Some(creds)
+            if creds.fits(&name, &addresses)
+                && creds
+                    .expires_in()
+                    .is_some_and(|s| s > closet_pki::RENEW_BEFORE) =>
+        {
+            creds
+        }
+        _ => {
+            let creds = issue_node(&tls.ca, &name, &addresses)
+                .context("issuing the node's certificates")?;
+            creds
+                .store(&tls_dir)
+                .context("storing the node's certificates")?;
+            creds
+        }
+    };
+    let node_api_tls = closet_nodeapi::tls::server_config(
+        &credentials.ca_pem,
+        &credentials.serving.cert_pem,
+        &credentials.serving.key_pem,
+    )
+    .context("building the node API's TLS config")?;
+    Ok(closet_agent::NodeOptions {
+        agent: config,
+        runtime_endpoint: args.container_runtime_endpoint.clone(),
+        node_api_tls,
+    })
+}
+
+/// The agent's in-process API client, as the node's own user.
+pub(crate) fn node_client(api: &ApiServer, node: &str) -> kube::Client {
+    let identity = closet_apiserver::auth::User {
+        name: node_user(node),
+        groups: vec![closet_pki::node::NODE_GROUP.to_owned()],
+    };
+    kube::Client::new(api.router_as(identity), "default")
+}
+
+/// A hostname as a node name: lowercase, and only what a DNS subdomain allows.
+pub(crate) fn node_name_from_hostname(hostname: &str) -> String {
+    let name: String = hostname
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
+    if name.is_empty() {
+        "closet".to_owned()
+    } else {
+        name.chars().take(253).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_become_valid_node_names() {
+        assert_eq!(node_name_from_hostname("Pi-Kitchen"), "pi-kitchen");
+        assert_eq!(node_name_from_hostname("my_laptop"), "my-laptop");
+        assert_eq!(node_name_from_hostname("__"), "closet");
+    }
+}
