@@ -40,7 +40,7 @@ async fn start(args: AgentArgs) -> anyhow::Result<()> {
         node = %node_name,
         server = %args.server,
         version = %version.git_version,
-        "joined as node {node_name}"
+        "reached the API with the node's certificate"
     );
 
     // NEXT: run the node agent over `client` once closet-agent exposes it:
