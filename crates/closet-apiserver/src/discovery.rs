@@ -73,20 +73,25 @@ pub(crate) fn groups_root(shared: &Shared, accept: Option<&str>) -> Response {
         .map(|(g, _)| g)
         .filter(|g| !g.is_empty())
         .collect();
+    let metrics = crate::metrics::served(shared);
     if let Some(version) = aggregated_version(accept) {
-        let items = groups.iter().map(|g| group_discovery(shared, g)).collect();
+        let mut items: Vec<Value> = groups.iter().map(|g| group_discovery(shared, g)).collect();
+        items.extend(metrics.then(crate::metrics::discovery::aggregated_group));
         return aggregated_response(version, items);
     }
-    let groups: Vec<Value> = groups
+    let mut groups: Vec<Value> = groups
         .iter()
         .filter_map(|g| legacy_group(shared, g))
         .collect();
+    groups.extend(metrics.then(crate::metrics::discovery::legacy_group));
     json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
 /// `GET /apis/{group}`.
 pub(crate) fn group(shared: &Shared, group: &str) -> ApiResult<Response> {
-    let mut value = legacy_group(shared, group)
+    let metrics = group == crate::metrics::GROUP && crate::metrics::served(shared);
+    let mut value = (metrics.then(crate::metrics::discovery::legacy_group))
+        .or_else(|| legacy_group(shared, group))
         .ok_or_else(|| ApiError::path_not_found(&format!("/apis/{group}")))?;
     value["kind"] = json!("APIGroup");
     value["apiVersion"] = json!("v1");
@@ -95,6 +100,11 @@ pub(crate) fn group(shared: &Shared, group: &str) -> ApiResult<Response> {
 
 /// `GET /api/v1` or `/apis/{group}/{version}`.
 pub(crate) fn resource_list(shared: &Shared, group: &str, version: &str) -> ApiResult<Response> {
+    if (group, version) == (crate::metrics::GROUP, crate::metrics::VERSION)
+        && crate::metrics::served(shared)
+    {
+        return Ok(json_response(crate::metrics::discovery::resource_list()));
+    }
     let infos: Vec<_> = shared
         .registry
         .all()

@@ -25,6 +25,7 @@ mod filter;
 mod handlers;
 pub mod join;
 mod merge_meta;
+mod metrics;
 pub mod object;
 mod openapi;
 mod openapi_v2;

@@ -65,9 +65,33 @@ async fn cluster(with_node_client: bool) -> Cluster {
             tty: false,
         },
     );
+    pods.add_pod(closet_nodeapi::PodInfo {
+        namespace: "default".into(),
+        name: "web".into(),
+        uid: "uid-web".into(),
+        sandbox_id: "s1".into(),
+        containers: vec![("app".into(), "c1".into())],
+    });
     let (dialer, processes) = FakeDialer::new();
     // Sessions go to the fake dialer, so the streaming URL is never dialled.
     let runtime = StreamingRuntime::new("http://127.0.0.1:9");
+    *runtime.stats.lock().unwrap() = vec![closet_cri::cri::ContainerStats {
+        attributes: Some(closet_cri::cri::ContainerAttributes {
+            id: "c1".into(),
+            ..Default::default()
+        }),
+        cpu: Some(closet_cri::cri::CpuUsage {
+            timestamp: 1,
+            usage_core_nano_seconds: Some(closet_cri::cri::UInt64Value { value: 5 }),
+            usage_nano_cores: None,
+        }),
+        memory: Some(closet_cri::cri::MemoryUsage {
+            timestamp: 1,
+            working_set_bytes: Some(closet_cri::cri::UInt64Value { value: 3 << 20 }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }];
     let node = NodeApi::new(Arc::new(runtime), Arc::new(pods), "node-1")
         .with_remote_command_dialer(Arc::new(dialer));
     let node_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -309,4 +333,62 @@ async fn without_a_node_client_the_subresources_are_unavailable() {
         body.contains("no node agent connection is configured"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn kubectl_top_finds_pod_and_node_metrics() {
+    let c = cluster(true).await;
+    let agg =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let (_, groups) = c
+        .call(
+            Request::get("/apis")
+                .header("accept", agg)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(groups.contains("\"metrics.k8s.io\""), "{groups}");
+    let (_, legacy) = c.get("/apis").await;
+    assert!(legacy.contains("metrics.k8s.io/v1beta1"), "{legacy}");
+    let (status, resources) = c.get("/apis/metrics.k8s.io/v1beta1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(resources.contains("PodMetrics"), "{resources}");
+
+    let protobuf_first = "application/vnd.kubernetes.protobuf, */*";
+    let request = Request::get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+        .header("accept", protobuf_first)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, body) = c.call(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["kind"], "PodMetricsList");
+    assert_eq!(list["items"][0]["metadata"]["name"], "web");
+    assert_eq!(
+        list["items"][0]["containers"][0],
+        serde_json::json!({"name": "app", "usage": {"cpu": "0", "memory": "3Mi"}})
+    );
+    let (status, body) = c.get("/apis/metrics.k8s.io/v1beta1/nodes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let nodes: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(nodes["items"][0]["metadata"]["name"], "node-1");
+    assert!(nodes["items"][0]["usage"]["memory"].is_string(), "{nodes}");
+    let (status, _) = c
+        .get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nope")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = c
+        .get("/apis/metrics.k8s.io/v1beta1/namespaces/other/pods?labelSelector=app%3Dweb")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_node_client_there_is_no_metrics_api() {
+    let c = cluster(false).await;
+    let (_, legacy) = c.get("/apis").await;
+    assert!(!legacy.contains("metrics.k8s.io"), "{legacy}");
+    let (status, _) = c.get("/apis/metrics.k8s.io/v1beta1/nodes").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

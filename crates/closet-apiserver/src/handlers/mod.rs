@@ -5,7 +5,7 @@ mod create;
 mod delete;
 mod fields;
 mod list;
-mod node_proxy;
+pub(crate) mod node_proxy;
 mod patch;
 mod read;
 mod review;
@@ -110,6 +110,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
     };
     if node_proxy::handles(&target) {
         return node_proxy::serve(&shared, target, Request::from_parts(parts, body)).await;
+    }
+    if target.group == crate::metrics::GROUP {
+        return crate::metrics::serve(&shared, target, Request::from_parts(parts, body)).await;
     }
     let info = resolve(&shared, &target, parts.uri.path())?;
     // A declared body over the limit is refused before waiting for any of it.

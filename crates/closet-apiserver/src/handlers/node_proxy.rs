@@ -187,7 +187,7 @@ fn refuse_completed(pod: &Value, verb: &str) -> ApiResult<()> {
 
 /// Where the node's agent listens: its InternalIP (else ExternalIP, else Hostname) and the
 /// kubelet endpoint port (10250 if the node reports none).
-fn node_endpoint(node: &Value, node_name: &str) -> ApiResult<NodeEndpoint> {
+pub(crate) fn node_endpoint(node: &Value, node_name: &str) -> ApiResult<NodeEndpoint> {
     let addresses: Vec<(&str, &str)> = node
         .pointer("/status/addresses")
         .and_then(Value::as_array)
