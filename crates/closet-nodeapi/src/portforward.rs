@@ -6,7 +6,9 @@
 //! server speaks the SPDY server side. So the tunnel needs no SPDY of its own: it opens a
 //! classic SPDY upgrade on the runtime's URL and copies payload bytes to it and its bytes
 //! back as binary messages, as upstream's apiserver does when it tunnels to a kubelet.
-//! Older clients send the classic SPDY upgrade themselves; it is passed through unchanged.
+//! Older clients send the classic SPDY upgrade themselves, and WebSocket clients of the
+//! older channel protocol (`v4.channel.k8s.io` with `?ports=`, as kube-rs speaks it) need
+//! the ports in the CRI request; both are passed through to the runtime unchanged.
 
 use std::sync::Arc;
 
@@ -51,9 +53,21 @@ async fn serve(
         .pod(&namespace, &pod)
         .ok_or_else(|| status::pod_not_found(&namespace, &pod))?;
     let kind = streaming::upgrade_kind(request.headers())?;
+    let tunnelled = kind == UpgradeKind::WebSocket
+        && crate::upgrade::has_token(
+            request.headers(),
+            &http::header::SEC_WEBSOCKET_PROTOCOL,
+            TUNNEL_PROTOCOL,
+        );
+    // Only the channel protocol names its ports up front; SPDY streams name them later.
+    let ports = if kind == UpgradeKind::WebSocket && !tunnelled {
+        query_ports(request.uri().query().unwrap_or(""))?
+    } else {
+        Vec::new()
+    };
     let (mut parts, body) = request.into_parts();
     let websocket = match kind {
-        UpgradeKind::WebSocket => {
+        UpgradeKind::WebSocket if tunnelled => {
             let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
                 .await
                 .map_err(|rejection| status::bad_request(rejection.body_text()))?
@@ -65,13 +79,13 @@ async fn serve(
             }
             Some(upgrade)
         }
-        UpgradeKind::Spdy => None,
+        UpgradeKind::WebSocket | UpgradeKind::Spdy => None,
     };
     let url = api
         .runtime
         .port_forward(cri::PortForwardRequest {
             pod_sandbox_id: info.sandbox_id.clone(),
-            port: Vec::new(),
+            port: ports,
         })
         .await
         .map_err(|err| status::internal("CRI PortForward", &err))?
@@ -84,6 +98,32 @@ async fn serve(
         }
         None => streaming::pass_through(&url, Request::from_parts(parts, body)).await,
     }
+}
+
+/// The `ports` of a channel-protocol request (`ports=80&ports=443` or `ports=80,443`).
+fn query_ports(query: &str) -> Result<Vec<i32>, Failure> {
+    let mut ports = Vec::new();
+    for (key, value) in crate::logs::form_pairs(query) {
+        if key != "ports" {
+            continue;
+        }
+        for port in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match port.parse::<u16>() {
+                Ok(n) if n > 0 => ports.push(i32::from(n)),
+                _ => {
+                    return Err(status::bad_request(format!(
+                        "port {port:?} is not a valid port number"
+                    )));
+                }
+            }
+        }
+    }
+    if ports.is_empty() {
+        return Err(status::bad_request(format!(
+            "a WebSocket port-forward needs ports=... unless it speaks {TUNNEL_PROTOCOL}"
+        )));
+    }
+    Ok(ports)
 }
 
 /// Copies WebSocket payloads to the runtime and the runtime's bytes back, until either
@@ -122,5 +162,20 @@ async fn tunnel(socket: WebSocket, runtime: RuntimeStream) {
     tokio::select! {
         () = upstream => {}
         () = downstream => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_in_either_form() {
+        assert_eq!(query_ports("ports=80&ports=443").unwrap(), [80, 443]);
+        assert_eq!(query_ports("ports=80,8080").unwrap(), [80, 8080]);
+        assert!(query_ports("").is_err());
+        assert!(query_ports("ports=0").is_err());
+        assert!(query_ports("ports=http").is_err());
+        assert!(query_ports("ports=70000").is_err());
     }
 }

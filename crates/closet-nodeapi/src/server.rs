@@ -129,7 +129,7 @@ impl NodeApi {
     }
 
     /// Serves the API over TLS on `listener` until `shutdown` completes, then gives open
-    /// requests [`SHUTDOWN_GRACE`] and closes the rest.
+    /// requests five seconds and closes the rest.
     ///
     /// `tls` should come from [`crate::tls::server_config`], which makes the handshake
     /// require a certificate from the cluster CA; on top of that, connections whose

@@ -137,3 +137,31 @@ async fn classic_spdy_passes_through() {
         "{head}"
     );
 }
+
+#[tokio::test]
+async fn the_channel_protocol_passes_through_with_its_ports() {
+    let node = Node::start().await;
+    node.add_web_pod(false);
+    let mut tls = node.tls().await;
+    let request = format!(
+        "GET {PATH}?ports=8080 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n"
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let head = crate::exec::read_head(&mut tls).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let seen = node.backend.seen();
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(seen[0].headers["upgrade"], "websocket");
+    assert_eq!(
+        seen[0].headers["sec-websocket-key"],
+        "dGhlIHNhbXBsZSBub25jZQ=="
+    );
+    let recorded = node.runtime.fake.recorded();
+    let call = recorded.iter().find(|c| c.method == "PortForward").unwrap();
+    assert!(call.request.contains("port: [8080]"), "{}", call.request);
+
+    let err = node.websocket(PATH, "v4.channel.k8s.io").await.unwrap_err();
+    assert!(err.to_string().contains("400"), "without ports: {err}");
+}
