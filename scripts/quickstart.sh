@@ -44,14 +44,29 @@ fi
 echo "==> waiting for the API"
 for _ in $(seq 1 120); do
   if [ -s /etc/closet/kubeconfig.yaml ] && curl -fsk https://127.0.0.1:6443/readyz >/dev/null 2>&1; then
-    echo
-    echo "closet is up. Try:"
-    echo "  export KUBECONFIG=/etc/closet/kubeconfig.yaml"
-    echo "  kubectl get namespaces"
-    command -v kubectl >/dev/null || echo "  (kubectl is not installed; any Kubernetes client works with that kubeconfig)"
-    exit 0
+    break
   fi
   sleep 0.5
 done
-echo "quickstart: the API did not become ready within 60 s; see the logs above" >&2
-exit 1
+if ! curl -fsk https://127.0.0.1:6443/readyz >/dev/null 2>&1; then
+  echo "quickstart: the API did not become ready within 60 s; see the logs above" >&2
+  exit 1
+fi
+
+if command -v kubectl >/dev/null; then
+  echo "==> waiting for the node"
+  for _ in $(seq 1 120); do
+    if KUBECONFIG=/etc/closet/kubeconfig.yaml kubectl get nodes -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -q True; then
+      break
+    fi
+    sleep 0.5
+  done
+fi
+echo
+echo "closet is up. Try:"
+echo "  export KUBECONFIG=/etc/closet/kubeconfig.yaml"
+echo "  kubectl get nodes"
+echo "  kubectl run hello --image=busybox:1.36 -- sh -c 'echo hello; sleep 3600'"
+echo "Offline? Copy image archives into /var/lib/closet/agent/images/ (or run closet image import FILE)."
+command -v kubectl >/dev/null || echo "(kubectl is not installed; any Kubernetes client works with that kubeconfig)"
+exit 0

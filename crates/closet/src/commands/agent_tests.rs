@@ -95,7 +95,7 @@ async fn a_joined_node_reaches_the_api_with_its_own_certificate() {
 }
 
 #[tokio::test]
-async fn closet_agent_joins_stores_credentials_and_stops_at_the_unwired_agent() {
+async fn closet_agent_joins_and_stores_credentials_then_reuses_them() {
     let server = server().await;
     let agent_dir = tempfile::tempdir().expect("tempdir");
     let args = agent_args(
@@ -103,17 +103,15 @@ async fn closet_agent_joins_stores_credentials_and_stops_at_the_unwired_agent() 
         &server.token.to_string(),
         agent_dir.path().to_path_buf(),
     );
-    let err = start(args.clone())
-        .await
-        .expect_err("the agent is not wired yet");
-    assert!(err.to_string().contains("not wired"), "{err:#}");
+    let joined = connect(&args).await.expect("join");
+    assert_eq!(joined.node_name, "pi-4");
     let stored = NodeCredentials::load(&tls_dir(&args))
         .expect("load")
         .expect("credentials were stored");
     assert!(stored.fits("pi-4", &["192.168.1.20".to_owned()]));
 
     // A restart reuses them.
-    let _ = start(args.clone()).await;
+    connect(&args).await.expect("join again");
     assert_eq!(
         NodeCredentials::load(&tls_dir(&args)).expect("load"),
         Some(stored)
@@ -128,7 +126,7 @@ async fn wrong_tokens_say_what_is_wrong() {
 
     let stranger = CertificateAuthority::generate().expect("CA");
     let foreign = JoinToken::generate(&stranger).expect("token").to_string();
-    let err = start(agent_args(&server, &foreign, data_dir.clone()))
+    let err = connect(&agent_args(&server, &foreign, data_dir.clone()))
         .await
         .expect_err("foreign token");
     assert!(
@@ -144,7 +142,7 @@ async fn wrong_tokens_say_what_is_wrong() {
     })
     .expect("CA");
     let guessed = JoinToken::generate(&ca).expect("token").to_string();
-    let err = start(agent_args(&server, &guessed, data_dir.clone()))
+    let err = connect(&agent_args(&server, &guessed, data_dir.clone()))
         .await
         .expect_err("wrong secret");
     assert!(
@@ -152,8 +150,21 @@ async fn wrong_tokens_say_what_is_wrong() {
         "{err:#}"
     );
 
-    let err = start(agent_args(&server, "K10nonsense", data_dir))
+    let err = connect(&agent_args(&server, "K10nonsense", data_dir))
         .await
         .expect_err("malformed");
     assert!(format!("{err:#}").contains("--token"), "{err:#}");
+}
+
+#[test]
+fn the_server_ip_comes_from_the_url_when_it_names_an_address() {
+    assert_eq!(
+        super::server_ip("https://192.168.1.10:6443"),
+        Some("192.168.1.10".parse().unwrap())
+    );
+    assert_eq!(
+        super::server_ip("https://[fd00::1]:6443/"),
+        Some("fd00::1".parse().unwrap())
+    );
+    assert_eq!(super::server_ip("https://server.lan:6443"), None);
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod lifecycle;
+mod pull;
 mod security;
 mod streams;
 mod volumes;
