@@ -8,7 +8,9 @@ use crate::{jsonpath, node_cluster, pod_yaml, wait_for, wait_ready};
 
 #[test]
 fn a_web_server_pod_runs_and_becomes_ready_with_its_node_facts() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
     let manifest = pod_yaml(
         "web",
@@ -20,34 +22,86 @@ fn a_web_server_pod_runs_and_becomes_ready_with_its_node_facts() {
     wait_ready(&ns, "web");
     assert_eq!(jsonpath(&ns, "web", "{.status.phase}"), "Running");
     let ip = jsonpath(&ns, "web", "{.status.podIP}");
-    assert!(ip.starts_with("10.42."), "pod IP {ip} is from the node's pod CIDR");
-    assert!(jsonpath(&ns, "web", "{.status.containerStatuses[0].containerID}").starts_with("containerd://"));
+    assert!(
+        ip.starts_with("10.42."),
+        "pod IP {ip} is from the node's pod CIDR"
+    );
+    assert!(
+        jsonpath(&ns, "web", "{.status.containerStatuses[0].containerID}")
+            .starts_with("containerd://")
+    );
     // The node: labels, capacity, addresses and the lease.
     let node = cluster.kubectl_ok(&["get", "node", closet_e2e::Cluster::NODE, "-o", "json"]);
     let node: serde_json::Value = serde_json::from_str(&node).unwrap();
     assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
     assert!(node["metadata"]["labels"]["kubernetes.io/arch"].is_string());
     assert!(node["status"]["capacity"]["cpu"].is_string());
-    assert!(node["status"]["nodeInfo"]["containerRuntimeVersion"].as_str().unwrap().starts_with("containerd://"));
-    assert!(node["spec"]["podCIDR"].as_str().unwrap().starts_with("10.42."));
-    cluster.kubectl_ok(&["get", "lease", "-n", "kube-node-lease", closet_e2e::Cluster::NODE]);
+    assert!(
+        node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("containerd://")
+    );
+    assert!(
+        node["spec"]["podCIDR"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.42.")
+    );
+    cluster.kubectl_ok(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-node-lease",
+        closet_e2e::Cluster::NODE,
+    ]);
     // The pod answers on its address from the host.
     let out = std::process::Command::new("busybox")
-        .args(["wget", "-q", "-O", "-", &format!("http://{ip}:8080/index.html")])
+        .args([
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &format!("http://{ip}:8080/index.html"),
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello from closet");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from closet"
+    );
 }
 
 #[test]
 fn a_crashing_container_backs_off_and_a_failing_liveness_probe_restarts_one() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
-    ns.kubectl_ok(&["apply", "-f", &ns.write("crash.yaml", &pod_yaml("crash", "echo boom; exit 3", "", ""))]);
-    wait_for(&ns, "crash", "{.status.containerStatuses[0].state.waiting.reason}", Duration::from_secs(60), |r| r == "CrashLoopBackOff");
-    let last = jsonpath(&ns, "crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}");
+    ns.kubectl_ok(&[
+        "apply",
+        "-f",
+        &ns.write(
+            "crash.yaml",
+            &pod_yaml("crash", "echo boom; exit 3", "", ""),
+        ),
+    ]);
+    wait_for(
+        &ns,
+        "crash",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+        Duration::from_secs(60),
+        |r| r == "CrashLoopBackOff",
+    );
+    let last = jsonpath(
+        &ns,
+        "crash",
+        "{.status.containerStatuses[0].lastState.terminated.exitCode}",
+    );
     assert_eq!(last, "3");
-    let restarts: u32 = jsonpath(&ns, "crash", "{.status.containerStatuses[0].restartCount}").parse().unwrap();
+    let restarts: u32 = jsonpath(&ns, "crash", "{.status.containerStatuses[0].restartCount}")
+        .parse()
+        .unwrap();
     assert!(restarts >= 1);
     // The previous instance's log is kept.
     let previous = ns.kubectl_ok(&["logs", "crash", "--previous"]);
@@ -60,29 +114,49 @@ fn a_crashing_container_backs_off_and_a_failing_liveness_probe_restarts_one() {
         "  terminationGracePeriodSeconds: 1\n",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("alive.yaml", &liveness)]);
-    wait_for(&ns, "alive", "{.status.containerStatuses[0].restartCount}", Duration::from_secs(60), |r| r.parse::<u32>().unwrap_or(0) >= 1);
+    wait_for(
+        &ns,
+        "alive",
+        "{.status.containerStatuses[0].restartCount}",
+        Duration::from_secs(60),
+        |r| r.parse::<u32>().unwrap_or(0) >= 1,
+    );
 }
 
 #[test]
 fn init_containers_run_in_order_and_env_comes_from_field_refs() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
     let manifest = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: init\nspec:\n  restartPolicy: Never\n  volumes:\n  - name: work\n    emptyDir: {{}}\n  initContainers:\n  - name: first\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", \"echo first >> /work/order\"]\n    volumeMounts: [{{name: work, mountPath: /work}}]\n  - name: second\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", \"echo second >> /work/order\"]\n    volumeMounts: [{{name: work, mountPath: /work}}]\n  containers:\n  - name: main\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", \"cat /work/order; echo pod=$POD_NAME ns=$POD_NS node=$NODE\"]\n    volumeMounts: [{{name: work, mountPath: /work}}]\n    env:\n    - name: POD_NAME\n      valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}\n    - name: POD_NS\n      valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}\n    - name: NODE\n      valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}\n",
         image = closet_e2e::node::BUSYBOX
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("init.yaml", &manifest)]);
-    wait_for(&ns, "init", "{.status.phase}", Duration::from_secs(90), |p| p == "Succeeded");
+    wait_for(
+        &ns,
+        "init",
+        "{.status.phase}",
+        Duration::from_secs(90),
+        |p| p == "Succeeded",
+    );
     let logs = ns.kubectl_ok(&["logs", "init"]);
     assert_eq!(
         logs.trim(),
-        format!("first\nsecond\npod=init ns={} node={}", ns.name(), closet_e2e::Cluster::NODE)
+        format!(
+            "first\nsecond\npod=init ns={} node={}",
+            ns.name(),
+            closet_e2e::Cluster::NODE
+        )
     );
 }
 
 #[test]
 fn deletion_honours_the_grace_period_and_runs_pre_stop() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
     // The shell ignores SIGTERM, so only SIGKILL at the end of the grace period stops it.
     let manifest = pod_yaml(
@@ -96,6 +170,9 @@ fn deletion_honours_the_grace_period_and_runs_pre_stop() {
     let started = Instant::now();
     ns.kubectl_ok(&["delete", "pod", "slow", "--wait=true", "--timeout=60s"]);
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(3), "deleted after {took:?}, before the 4 s grace period ran out");
+    assert!(
+        took >= Duration::from_secs(3),
+        "deleted after {took:?}, before the 4 s grace period ran out"
+    );
     assert!(took < Duration::from_secs(30), "deletion took {took:?}");
 }

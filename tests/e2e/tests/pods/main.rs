@@ -7,6 +7,7 @@
 
 mod lifecycle;
 mod pull;
+mod remote;
 mod security;
 mod streams;
 mod volumes;
@@ -29,10 +30,12 @@ impl std::ops::Deref for NodeCluster {
     }
 }
 
+/// One agent at a time in this process.
+pub static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A cluster with its agent and the busybox image imported, skipping when kubectl or
 /// containerd is missing.
 pub fn node_cluster() -> Option<NodeCluster> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     if !closet_e2e::kubectl_available() {
         eprintln!("skipping: no kubectl on the PATH");
         return None;
@@ -44,7 +47,10 @@ pub fn node_cluster() -> Option<NodeCluster> {
     let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
-    Some(NodeCluster { cluster, _turn: turn })
+    Some(NodeCluster {
+        cluster,
+        _turn: turn,
+    })
 }
 
 /// A pod manifest running `command` in busybox, with extra container fields (`extra`, YAML
@@ -58,10 +64,19 @@ pub fn pod_yaml(name: &str, command: &str, extra: &str, pod_extra: &str) -> Stri
 
 /// Waits until `pod` is Ready.
 pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
-    let out = ns.kubectl(&["wait", "--for=condition=Ready", &format!("pod/{pod}"), "--timeout=90s"]);
+    let out = ns.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("pod/{pod}"),
+        "--timeout=90s",
+    ]);
     if !out.success() {
         let describe = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
-        ns.cluster().fail(format!("{} never became Ready: {}\n{describe}", pod, out.describe()));
+        ns.cluster().fail(format!(
+            "{} never became Ready: {}\n{describe}",
+            pod,
+            out.describe()
+        ));
     }
 }
 
@@ -71,9 +86,19 @@ pub fn jsonpath(ns: &TestNs<'_>, pod: &str, path: &str) -> String {
 }
 
 /// Waits until a jsonpath of `pod` satisfies `check`, returning it.
-pub fn wait_for(ns: &TestNs<'_>, pod: &str, path: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> String {
+pub fn wait_for(
+    ns: &TestNs<'_>,
+    pod: &str,
+    path: &str,
+    timeout: Duration,
+    check: impl Fn(&str) -> bool,
+) -> String {
     eventually(timeout, || {
         let value = jsonpath(ns, pod, path);
-        if check(&value) { Ok(value) } else { Err(format!("{pod} {path} = {value:?}")) }
+        if check(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{pod} {path} = {value:?}"))
+        }
     })
 }

@@ -11,7 +11,9 @@ use crate::{jsonpath, node_cluster, wait_ready};
 
 #[test]
 fn a_pod_runs_an_image_pulled_from_a_local_registry() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     if !Registry::available() {
         eprintln!("skipping: no docker-registry (apt-get install docker-registry)");
         return;
@@ -19,14 +21,20 @@ fn a_pod_runs_an_image_pulled_from_a_local_registry() {
     let registry = Registry::start().expect("start the local registry");
     let reference = registry.reference("closet-e2e/busybox:multi");
     let layout = images::busybox_multiarch_layout(&reference);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime
         .block_on(registry.push(&layout, "closet-e2e/busybox:multi"))
         .expect("push the multi-arch image");
     // The registry speaks plain HTTP: containerd learns so from a hosts.toml in closet's
     // own registry config directory.
     let host = registry.host();
-    let dir = cluster.data_dir().join("agent/containerd/certs.d").join(&host);
+    let dir = cluster
+        .data_dir()
+        .join("agent/containerd/certs.d")
+        .join(&host);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("hosts.toml"),
@@ -44,9 +52,17 @@ fn a_pod_runs_an_image_pulled_from_a_local_registry() {
     assert!(!image_id.is_empty(), "the status names the pulled image");
     let machine = closet_e2e::eventually(Duration::from_secs(20), || {
         let out = ns.kubectl_ok(&["logs", "pulled"]);
-        if out.trim().is_empty() { Err("no output yet".to_owned()) } else { Ok(out) }
+        if out.trim().is_empty() {
+            Err("no output yet".to_owned())
+        } else {
+            Ok(out)
+        }
     });
-    assert_eq!(machine.trim(), std::env::consts::ARCH, "the host platform's image ran");
+    assert_eq!(
+        machine.trim(),
+        std::env::consts::ARCH,
+        "the host platform's image ran"
+    );
 
     // A tag the registry does not have: ErrImagePull, then ImagePullBackOff.
     let missing = format!(
@@ -54,7 +70,11 @@ fn a_pod_runs_an_image_pulled_from_a_local_registry() {
         registry.reference("closet-e2e/nothing:1")
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("missing.yaml", &missing)]);
-    crate::wait_for(&ns, "missing", "{.status.containerStatuses[0].state.waiting.reason}", Duration::from_secs(60), |r| {
-        r == "ErrImagePull" || r == "ImagePullBackOff"
-    });
+    crate::wait_for(
+        &ns,
+        "missing",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+        Duration::from_secs(60),
+        |r| r == "ErrImagePull" || r == "ImagePullBackOff",
+    );
 }

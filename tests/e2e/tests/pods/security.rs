@@ -9,13 +9,24 @@ use crate::{jsonpath, node_cluster, pod_yaml, wait_ready};
 
 #[test]
 fn the_node_api_refuses_every_client_but_the_apiserver() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let node_json = cluster.kubectl_ok(&["get", "node", closet_e2e::Cluster::NODE, "-o", "json"]);
     let node: serde_json::Value = serde_json::from_str(&node_json).unwrap();
-    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_u64().unwrap();
+    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        .as_u64()
+        .unwrap();
     // No client certificate at all.
     let anonymous = std::process::Command::new("curl")
-        .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", &format!("https://127.0.0.1:{port}/healthz")])
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("https://127.0.0.1:{port}/healthz"),
+        ])
         .output()
         .unwrap();
     let code = String::from_utf8_lossy(&anonymous.stdout).into_owned();
@@ -39,19 +50,33 @@ fn the_node_api_refuses_every_client_but_the_apiserver() {
         .arg(dir.join("admin.crt"))
         .arg("--key")
         .arg(dir.join("admin.key"))
-        .arg(format!("https://127.0.0.1:{port}/containerLogs/default/x/y"))
+        .arg(format!(
+            "https://127.0.0.1:{port}/containerLogs/default/x/y"
+        ))
         .output()
         .unwrap();
     let code = String::from_utf8_lossy(&admin.stdout).into_owned();
-    assert!(code == "403" || code == "000", "the admin certificate got {code} from the node API");
+    assert!(
+        code == "403" || code == "000",
+        "the admin certificate got {code} from the node API"
+    );
 }
 
 #[test]
 fn a_killed_server_adopts_its_running_containers() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
     for name in ["keep-a", "keep-b"] {
-        ns.kubectl_ok(&["apply", "-f", &ns.write(&format!("{name}.yaml"), &pod_yaml(name, "sleep 3600", "", ""))]);
+        ns.kubectl_ok(&[
+            "apply",
+            "-f",
+            &ns.write(
+                &format!("{name}.yaml"),
+                &pod_yaml(name, "sleep 3600", "", ""),
+            ),
+        ]);
     }
     wait_ready(&ns, "keep-a");
     wait_ready(&ns, "keep-b");
@@ -60,8 +85,14 @@ fn a_killed_server_adopts_its_running_containers() {
         .map(|p| jsonpath(&ns, p, "{.status.containerStatuses[0].containerID}"))
         .collect();
     let socket = cluster.containerd_socket();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let running_before = runtime.block_on(node::count_containers(&socket, ContainerState::ContainerRunning));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let running_before = runtime.block_on(node::count_containers(
+        &socket,
+        ContainerState::ContainerRunning,
+    ));
 
     cluster.kill9();
     cluster.restart();
@@ -76,11 +107,21 @@ fn a_killed_server_adopts_its_running_containers() {
         .collect();
     assert_eq!(before, after, "the same containers carry on");
     for pod in ["keep-a", "keep-b"] {
-        assert_eq!(jsonpath(&ns, pod, "{.status.containerStatuses[0].restartCount}"), "0");
+        assert_eq!(
+            jsonpath(&ns, pod, "{.status.containerStatuses[0].restartCount}"),
+            "0"
+        );
     }
     let running_after = eventually(Duration::from_secs(10), || {
-        let n = runtime.block_on(node::count_containers(&cluster.containerd_socket(), ContainerState::ContainerRunning));
-        if n == running_before { Ok(n) } else { Err(format!("{n} running, {running_before} before")) }
+        let n = runtime.block_on(node::count_containers(
+            &cluster.containerd_socket(),
+            ContainerState::ContainerRunning,
+        ));
+        if n == running_before {
+            Ok(n)
+        } else {
+            Err(format!("{n} running, {running_before} before"))
+        }
     });
     assert_eq!(running_after, running_before);
 }

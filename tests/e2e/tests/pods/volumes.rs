@@ -9,33 +9,80 @@ use crate::{node_cluster, wait_for, wait_ready};
 
 #[test]
 fn config_map_and_secret_volumes_update_in_place() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
-    ns.kubectl_ok(&["create", "configmap", "settings", "--from-literal=color=blue"]);
-    ns.kubectl_ok(&["create", "secret", "generic", "creds", "--from-literal=password=hunter2"]);
+    ns.kubectl_ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=color=blue",
+    ]);
+    ns.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=hunter2",
+    ]);
     let manifest = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: reader\nspec:\n  volumes:\n  - name: settings\n    configMap: {{name: settings}}\n  - name: creds\n    secret: {{secretName: creds, defaultMode: 0400}}\n  containers:\n  - name: main\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sleep\", \"3600\"]\n    volumeMounts:\n    - {{name: settings, mountPath: /etc/settings}}\n    - {{name: creds, mountPath: /etc/creds, readOnly: true}}\n",
         image = closet_e2e::node::BUSYBOX
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("reader.yaml", &manifest)]);
     wait_ready(&ns, "reader");
-    assert_eq!(ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]), "blue");
-    assert_eq!(ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/creds/password"]), "hunter2");
-    let mode = ns.kubectl_ok(&["exec", "reader", "--", "stat", "-L", "-c", "%a", "/etc/creds/password"]);
+    assert_eq!(
+        ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]),
+        "blue"
+    );
+    assert_eq!(
+        ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/creds/password"]),
+        "hunter2"
+    );
+    let mode = ns.kubectl_ok(&[
+        "exec",
+        "reader",
+        "--",
+        "stat",
+        "-L",
+        "-c",
+        "%a",
+        "/etc/creds/password",
+    ]);
     assert_eq!(mode.trim(), "400");
-    let readonly = ns.kubectl(&["exec", "reader", "--", "sh", "-c", "echo x > /etc/creds/new"]);
+    let readonly = ns.kubectl(&[
+        "exec",
+        "reader",
+        "--",
+        "sh",
+        "-c",
+        "echo x > /etc/creds/new",
+    ]);
     assert!(!readonly.success(), "a readOnly mount took a write");
 
-    ns.kubectl_ok(&["patch", "configmap", "settings", "-p", r#"{"data":{"color":"green"}}"#]);
+    ns.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
     eventually(Duration::from_secs(60), || {
         let now = ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]);
-        if now == "green" { Ok(()) } else { Err(format!("still {now:?}")) }
+        if now == "green" {
+            Ok(())
+        } else {
+            Err(format!("still {now:?}"))
+        }
     });
 }
 
 #[test]
 fn a_sub_path_through_a_planted_symlink_cannot_reach_the_host() {
-    let Some(cluster) = node_cluster() else { return };
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
     let ns = test_ns!(&cluster);
     // The first container plants a symlink to / in a shared emptyDir; the second mounts it
     // through subPath. The agent must refuse rather than mount the host's root.
@@ -51,9 +98,17 @@ fn a_sub_path_through_a_planted_symlink_cannot_reach_the_host() {
         "escape",
         "{.status.containerStatuses[0].state.waiting.reason}{.status.phase}",
         Duration::from_secs(60),
-        |r| r.contains("CreateContainerConfigError") || r.contains("CreateContainerError") || r.contains("Succeeded") || r.contains("Failed"),
+        |r| {
+            r.contains("CreateContainerConfigError")
+                || r.contains("CreateContainerError")
+                || r.contains("Succeeded")
+                || r.contains("Failed")
+        },
     );
     let logs = ns.kubectl(&["logs", "escape"]).stdout;
     let _ = std::fs::remove_file(marker);
-    assert!(!logs.contains("ESCAPED"), "the container read the host's /etc through a subPath symlink ({reason})");
+    assert!(
+        !logs.contains("ESCAPED"),
+        "the container read the host's /etc through a subPath symlink ({reason})"
+    );
 }
