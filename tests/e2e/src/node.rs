@@ -13,18 +13,25 @@ pub fn remove_pods(socket: &Path) {
     if !socket.exists() {
         return;
     }
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
-        let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(5), CriClient::connect(socket)).await else {
+        let Ok(Ok(client)) =
+            tokio::time::timeout(Duration::from_secs(5), CriClient::connect(socket)).await
+        else {
             return;
         };
         let sandboxes = client.all_sandboxes().await.unwrap_or_default();
         for sandbox in sandboxes {
             let id = sandbox.id;
             let _ = client
-                .stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id.clone() })
+                .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                    pod_sandbox_id: id.clone(),
+                })
                 .await;
             let _ = client
                 .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
@@ -32,14 +39,26 @@ pub fn remove_pods(socket: &Path) {
         }
     });
     let pid_file = socket.with_file_name("containerd.pid");
-    if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+    if let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    {
         crate::process::sigterm(pid);
+        // Its data dir goes away next; wait (bounded) until it has let go of it.
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
 /// The number of containers the runtime at `socket` holds in `state` (e.g. running).
 pub async fn count_containers(socket: &Path, state: cri::ContainerState) -> usize {
-    let client = CriClient::connect(socket).await.expect("connect to the agent's containerd");
+    let client = CriClient::connect(socket)
+        .await
+        .expect("connect to the agent's containerd");
     client
         .all_containers()
         .await
@@ -75,9 +94,14 @@ pub fn wait_for_image(cluster: &crate::Cluster, reference: &str) {
         .expect("runtime");
     let found = crate::try_eventually(Duration::from_secs(60), || {
         runtime.block_on(async {
-            let client = CriClient::connect(&socket).await.map_err(|e| e.to_string())?;
+            let client = CriClient::connect(&socket)
+                .await
+                .map_err(|e| e.to_string())?;
             let images = client.all_images().await.map_err(|e| e.to_string())?;
-            if images.iter().any(|i| i.repo_tags.iter().any(|t| t == reference)) {
+            if images
+                .iter()
+                .any(|i| i.repo_tags.iter().any(|t| t == reference))
+            {
                 Ok(())
             } else {
                 Err(format!("{reference} not among {} images yet", images.len()))

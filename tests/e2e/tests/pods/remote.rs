@@ -18,7 +18,7 @@ impl Drop for RemoteAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        node::remove_pods(&self.dir.path().join("agent/containerd/containerd.sock"));
+        node::remove_pods(&self.dir.path().join("data/agent/containerd/containerd.sock"));
     }
 }
 
