@@ -524,6 +524,32 @@ impl Worker {
                 return;
             }
         };
+        // runAsNonRoot against the image's own user, which only the pulled image tells.
+        let image_user = self
+            .shared
+            .runtime
+            .image_status(cri::ImageStatusRequest {
+                image: Some(cri::ImageSpec {
+                    image: image_ref.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.image)
+            .map(|image| match image.uid {
+                Some(uid) => uid.value.to_string(),
+                None => image.username,
+            });
+        if let Err(err) =
+            closet_podspec::container::check_non_root(pod, container, image_user.as_deref())
+        {
+            let failure = spec::SpecFailure::from(err);
+            self.waiting
+                .insert(container.name.clone(), (failure.reason, failure.message));
+            return;
+        }
         if self.volumes.is_none() {
             match spec::prepare_volumes(&self.shared, pod).await {
                 Ok(volumes) => self.volumes = Some(volumes),

@@ -55,6 +55,32 @@ fn a_web_server_pod_runs_and_becomes_ready_with_its_node_facts() {
         "kube-node-lease",
         closet_e2e::Cluster::NODE,
     ]);
+    // `closet image import` by hand, and `closet image ls`.
+    let archive = ns.dir().join("busybox-2.tar");
+    std::fs::write(
+        &archive,
+        closet_e2e::images::busybox_archive("e2e.closet.local/busybox:by-hand"),
+    )
+    .unwrap();
+    let closet = |args: &[&str]| {
+        let out = std::process::Command::new(closet_e2e::closet_binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(cluster.data_dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "closet {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    closet(&["image", "import", archive.to_str().unwrap()]);
+    let listed = closet(&["image", "ls"]);
+    assert!(listed.contains("e2e.closet.local/busybox"), "{listed}");
+    assert!(listed.contains("by-hand"), "{listed}");
+    assert!(listed.contains("closet.local/pause"), "{listed}");
     // The pod answers on its address from the host.
     let out = std::process::Command::new("busybox")
         .args([

@@ -30,6 +30,20 @@ impl std::ops::Deref for NodeCluster {
     }
 }
 
+/// Why this machine cannot run a node agent, if it cannot: containerd and runc missing, or
+/// not root (containerd, mounts and network namespaces need it).
+pub fn node_skip_reason() -> Option<String> {
+    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
+        return Some(e.to_string());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
+    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
+}
+
 /// One agent at a time in this process.
 pub static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -40,8 +54,8 @@ pub fn node_cluster() -> Option<NodeCluster> {
         eprintln!("skipping: no kubectl on the PATH");
         return None;
     }
-    if closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()).is_err() {
-        eprintln!("skipping: containerd or runc is not installed");
+    if let Some(reason) = node_skip_reason() {
+        eprintln!("skipping: {reason}");
         return None;
     }
     let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());

@@ -18,16 +18,23 @@ impl Drop for RemoteAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        node::remove_pods(&self.dir.path().join("data/agent/containerd/containerd.sock"));
+        node::remove_pods(
+            &self
+                .dir
+                .path()
+                .join("data/agent/containerd/containerd.sock"),
+        );
     }
 }
 
 #[test]
 fn a_joined_agent_runs_pods_for_a_server_without_one() {
-    if !closet_e2e::kubectl_available()
-        || closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()).is_err()
-    {
-        eprintln!("skipping: kubectl, containerd or runc is missing");
+    if !closet_e2e::kubectl_available() {
+        eprintln!("skipping: no kubectl on the PATH");
+        return;
+    }
+    if let Some(reason) = crate::node_skip_reason() {
+        eprintln!("skipping: {reason}");
         return;
     }
     // Same turn-taking as every agent test: the bridge and pod CIDR are shared.
