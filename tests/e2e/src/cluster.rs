@@ -83,13 +83,22 @@ impl Cluster {
         let deadline = Instant::now() + crate::scaled(START_TIMEOUT);
         loop {
             let out = self
-                .kubectl(&["get", "node", Self::NODE, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"])
+                .kubectl(&[
+                    "get",
+                    "node",
+                    Self::NODE,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                ])
                 .stdout;
             if out.trim() == "True" {
                 return;
             }
             if Instant::now() > deadline {
-                self.fail(format!("node {} not Ready after {START_TIMEOUT:?}: {out}", Self::NODE));
+                self.fail(format!(
+                    "node {} not Ready after {START_TIMEOUT:?}: {out}",
+                    Self::NODE
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -97,7 +106,10 @@ impl Cluster {
 
     /// The agent's containerd socket.
     pub fn containerd_socket(&self) -> PathBuf {
-        self.data_dir().join("agent").join("containerd").join("containerd.sock")
+        self.data_dir()
+            .join("agent")
+            .join("containerd")
+            .join("containerd.sock")
     }
 
     /// One cluster per test binary, started on first use, for tests that each work in their

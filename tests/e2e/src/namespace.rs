@@ -159,7 +159,10 @@ impl<'a> TestNs<'a> {
         let cache = self.cache_dir();
         let mut words = vec![
             "env".to_owned(),
-            format!("KUBECONFIG={}", quote(&self.cluster.kubeconfig().to_string_lossy())),
+            format!(
+                "KUBECONFIG={}",
+                quote(&self.cluster.kubeconfig().to_string_lossy())
+            ),
             format!("HOME={}", quote(&cache.to_string_lossy())),
             "kubectl".to_owned(),
             "--cache-dir".to_owned(),
