@@ -275,7 +275,12 @@ required_plugins = ["io.containerd.grpc.v1.cri"]
         let mut config = ContainerdConfig::new("/a");
         assert!(!config.render().unwrap().contains("restrict_oom_score_adj"));
         config.restrict_oom_score_adj = true;
-        assert!(config.render().unwrap().contains("  restrict_oom_score_adj = true\n"));
+        assert!(
+            config
+                .render()
+                .unwrap()
+                .contains("  restrict_oom_score_adj = true\n")
+        );
     }
 
     #[test]

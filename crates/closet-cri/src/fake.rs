@@ -142,7 +142,9 @@ impl FakeRuntime {
                 }
             },
         };
-        Ok(*response.downcast::<Resp>().unwrap_or_else(|_| Box::new(Resp::default())))
+        Ok(*response
+            .downcast::<Resp>()
+            .unwrap_or_else(|_| Box::new(Resp::default())))
     }
 }
 
@@ -269,10 +271,7 @@ fn model(s: &mut FakeState, method: &str, request: Box<dyn std::any::Any>) -> An
                     metadata: config.metadata.clone(),
                     state: cri::ContainerState::ContainerCreated as i32,
                     created_at: now_nanos(),
-                    image_ref: image
-                        .as_ref()
-                        .map(|i| i.image.clone())
-                        .unwrap_or_default(),
+                    image_ref: image.as_ref().map(|i| i.image.clone()).unwrap_or_default(),
                     image,
                     labels: config.labels.clone(),
                     annotations: config.annotations.clone(),
@@ -406,7 +405,11 @@ mod tests {
         let fake = Arc::new(FakeRuntime::new());
         let runtime: Arc<dyn Runtime> = fake.clone();
         assert_eq!(
-            runtime.runtime_version().await.expect("version").runtime_name,
+            runtime
+                .runtime_version()
+                .await
+                .expect("version")
+                .runtime_name,
             "containerd"
         );
         let sandbox = runtime

@@ -40,12 +40,7 @@ async fn supervised_containerd_answers_cri_and_stops() {
     let version = cri.runtime_version().await.expect("version");
     assert_eq!(version.runtime_name, "containerd");
     assert_eq!(version.runtime_api_version, "v1");
-    assert!(
-        cri.all_sandboxes()
-            .await
-            .expect("sandboxes")
-            .is_empty()
-    );
+    assert!(cri.all_sandboxes().await.expect("sandboxes").is_empty());
     assert!(cri.all_containers().await.expect("containers").is_empty());
     assert!(cri.all_images().await.expect("images").is_empty());
 
@@ -55,7 +50,11 @@ async fn supervised_containerd_answers_cri_and_stops() {
             .await
             .expect("connect to the existing socket");
     assert_eq!(
-        external.runtime_version().await.expect("version").runtime_name,
+        external
+            .runtime_version()
+            .await
+            .expect("version")
+            .runtime_name,
         "containerd"
     );
 
