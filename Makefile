@@ -32,6 +32,7 @@ e2e: build
 bench: release
 	$(CARGO) run --release -p closet-store --example store_bench
 	$(CARGO) run --release -p closet-bench --bin api_bench
+	$(CARGO) run --release -p closet-bench --bin pod_bench
 
 ## Fuzz body decoding and every patch type for a minute each (needs nightly and cargo-fuzz).
 fuzz:

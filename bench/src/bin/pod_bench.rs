@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "pod_bench/cri_pods.rs"]
+mod cri_pods;
 #[path = "pod_bench/ctr.rs"]
 mod ctr;
 #[path = "pod_bench/gate.rs"]
@@ -42,7 +44,7 @@ use crate::render::Results;
 /// Benchmarks pod startup and the server's memory with pods, against raw containerd.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Rounds; each runs single pods, a batch, single `ctr run`s and a `ctr` batch.
+    /// Rounds; in each, closet, CRI alone and `ctr` in turn start single pods, then a batch.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Single-pod starts per round (one after the other), on each side.
@@ -57,6 +59,9 @@ struct Args {
     /// Start at once even if other closet servers with node agents are running.
     #[arg(long)]
     no_wait: bool,
+    /// Copy the server's log and its containerd's log into this directory at the end.
+    #[arg(long)]
+    keep_logs: Option<PathBuf>,
 }
 
 /// The Node the agent registers.
@@ -91,6 +96,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = Instant::now();
     let netns_before = procs::netns_entries();
+    let load_before = load_average();
 
     let mut r = Results::default();
     let probe = Probe::new();
@@ -108,15 +114,21 @@ fn main() -> anyhow::Result<()> {
     let removed = runtime.block_on(node::remove_runtime(root.path()));
     r.sandboxes_removed_at_end = removed.unwrap_or_default();
     let leftovers = leftovers(root.path(), &r, &netns_before);
+    if let Some(dir) = &args.keep_logs {
+        keep_logs(root.path(), dir)?;
+    }
     outcome?;
 
     println!(
-        "closet pod_bench, {} rounds of {} single pods and a batch of {}, binary {}, {:.0} s\n",
+        "closet pod_bench, {} rounds of {} single pods and a batch of {}, binary {}, {:.0} s; \
+         load average {} at the start, {} at the end\n",
         args.rounds,
         args.singles,
         args.batch,
         binary.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        load_before,
+        load_average(),
     );
     println!("{}", render::render(&r, &args_summary(&args)));
     println!("cleanup: {}", leftovers.join("; "));
@@ -164,50 +176,77 @@ async fn run(
         .context("connecting to the agent's containerd")?;
     let ctr = ctr_slot.insert(Ctr::prepare(&srv.containerd_socket(), pods::IMAGE, scratch).await?);
 
+    let log_root = scratch.join("cri-bench-logs");
     for round in 0..args.rounds {
         phase(&format!("round {} of {}", round + 1, args.rounds));
-        // Which side goes first alternates, so a slow patch of the machine is shared.
-        let closet_first = round % 2 == 0;
-        for side in [closet_first, !closet_first] {
-            if side {
-                for k in 0..args.singles {
-                    closet_batch(
-                        &clients[..1],
-                        &cri,
-                        &format!("r{round}-s{k}"),
-                        r,
-                        false,
-                        srv,
-                    )
-                    .await?;
+        // Another agent starting mid-run shares the bridge and the CPUs: say so in the report.
+        for pid in gate::other_agents(srv.pid()) {
+            if !r.other_agents.contains(&pid) {
+                r.other_agents.push(pid);
+            }
+        }
+        // Which side goes first rotates, so a slow patch of the machine is shared.
+        let mut sides = [Side::Closet, Side::Cri, Side::Ctr];
+        sides.rotate_left(round % 3);
+        for side in sides {
+            match side {
+                Side::Closet => {
+                    for k in 0..args.singles {
+                        let prefix = format!("r{round}-s{k}");
+                        closet_batch(&clients[..1], &cri, &prefix, r, false, srv).await?;
+                    }
+                    let last = round + 1 == args.rounds;
+                    closet_batch(&clients, &cri, &format!("r{round}-b"), r, last, srv).await?;
                 }
-                closet_batch(
-                    &clients,
-                    &cri,
-                    &format!("r{round}-b"),
-                    r,
-                    round + 1 == args.rounds,
-                    srv,
-                )
-                .await?;
-            } else {
-                for k in 0..args.singles {
-                    let (times, _) = ctr
-                        .run_batch(pods::IMAGE, &[format!("r{round}-s{k}")])
-                        .await?;
-                    r.raw_single.extend(times);
+                Side::Cri => {
+                    for k in 0..args.singles {
+                        let names = [format!("r{round}-s{k}")];
+                        let (times, sandboxes) =
+                            cri_pods::start_batch(&cri, pods::IMAGE, &names, &log_root).await?;
+                        r.cri_single.extend(times);
+                        cri_pods::remove(&cri, &sandboxes).await?;
+                    }
+                    let names: Vec<String> =
+                        (0..args.batch).map(|i| format!("r{round}-b-{i}")).collect();
+                    let t0 = Instant::now();
+                    let (times, sandboxes) =
+                        cri_pods::start_batch(&cri, pods::IMAGE, &names, &log_root).await?;
+                    r.cri_batch_walls.push(t0.elapsed());
+                    r.cri_batch.extend(times);
+                    record_runtime_procs(srv, r);
+                    cri_pods::remove(&cri, &sandboxes).await?;
+                }
+                Side::Ctr => {
+                    for k in 0..args.singles {
+                        let ids = [format!("r{round}-s{k}")];
+                        let (times, _) = ctr.run_batch(pods::IMAGE, &ids).await?;
+                        r.raw_single.extend(times);
+                        ctr.remove_all().await;
+                    }
+                    r.ctr_overhead.push(ctr.overhead().await?);
+                    let ids: Vec<String> =
+                        (0..args.batch).map(|i| format!("r{round}-b-{i}")).collect();
+                    let (times, wall) = ctr.run_batch(pods::IMAGE, &ids).await?;
+                    r.raw_batch.extend(times);
+                    r.raw_batch_walls.push(wall);
+                    record_runtime_procs(srv, r);
                     ctr.remove_all().await;
                 }
-                let ids: Vec<String> = (0..args.batch).map(|i| format!("r{round}-b-{i}")).collect();
-                let (times, wall) = ctr.run_batch(pods::IMAGE, &ids).await?;
-                r.raw_batch.extend(times);
-                r.raw_batch_walls.push(wall);
-                record_runtime_procs(srv, r);
-                ctr.remove_all().await;
             }
         }
     }
     Ok(())
+}
+
+/// Who starts the pause image in a turn of a round.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    /// closet pods through the API.
+    Closet,
+    /// Sandbox and container through CRI directly.
+    Cri,
+    /// `ctr run -d`: one container, no network.
+    Ctr,
 }
 
 /// One closet batch: start, runtime breakdown, (for the last full batch) memory with the
@@ -322,11 +361,41 @@ fn leftovers(
         "{} baseline containers listed by ctr",
         r.ctr_left.len()
     ));
+    notes.push(if r.other_agents.is_empty() {
+        "no other closet server with an agent seen during the run".to_owned()
+    } else {
+        format!(
+            "other closet servers with an agent ran during the run (PIDs {:?}): the numbers are disturbed",
+            r.other_agents
+        )
+    });
     notes.push(format!(
         "{} sandboxes removed after the server stopped",
         r.sandboxes_removed_at_end
     ));
     notes
+}
+
+/// Copies the server's and containerd's logs out of the run directory.
+fn keep_logs(scratch: &Path, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let agent = scratch.join("data").join("agent");
+    for (from, to) in [
+        (scratch.join("server.log"), "server.log"),
+        (agent.join("containerd.log"), "containerd.log"),
+    ] {
+        std::fs::copy(&from, dir.join(to))
+            .with_context(|| format!("copying {}", from.display()))?;
+    }
+    Ok(())
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 fn phase(what: &str) {

@@ -92,6 +92,14 @@ impl Ctr {
         left
     }
 
+    /// The wall time of `ctr containers ls -q`: `ctr`'s own start-up and one round trip to
+    /// containerd, which every `ctr run -d` sample includes too.
+    pub(crate) async fn overhead(&self) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        self.run_ok(NAMESPACE, &["containers", "ls", "-q"]).await?;
+        Ok(start.elapsed())
+    }
+
     /// The ids `ctr containers ls` still lists in the baseline's namespace.
     pub(crate) async fn listed(&self) -> anyhow::Result<Vec<String>> {
         let out = self.run_ok(NAMESPACE, &["containers", "ls", "-q"]).await?;

@@ -50,6 +50,16 @@ pub(crate) fn wait_for_no_agents(
     }
 }
 
+/// The PIDs of `closet server` processes with an agent running now, besides this run's
+/// `own` server.
+pub(crate) fn other_agents(own: u32) -> Vec<u32> {
+    agent_servers(&procs::all())
+        .into_iter()
+        .map(|p| p.pid)
+        .filter(|&pid| pid != own)
+        .collect()
+}
+
 /// The `closet server` processes among `procs` that run a node agent.
 fn agent_servers(procs: &[Proc]) -> Vec<Proc> {
     procs

@@ -33,11 +33,16 @@ pub(crate) struct Results {
     pub(crate) raw_single: Vec<Duration>,
     pub(crate) raw_batch: Vec<Duration>,
     pub(crate) raw_batch_walls: Vec<Duration>,
+    pub(crate) ctr_overhead: Vec<Duration>,
+    pub(crate) cri_single: Vec<Duration>,
+    pub(crate) cri_batch: Vec<Duration>,
+    pub(crate) cri_batch_walls: Vec<Duration>,
     pub(crate) deletes: Vec<Duration>,
     pub(crate) stop: Duration,
     pub(crate) runtime_procs: Vec<(u32, String)>,
     pub(crate) ctr_left: Vec<String>,
     pub(crate) sandboxes_removed_at_end: usize,
+    pub(crate) other_agents: Vec<u32>,
 }
 
 /// Target: a pod starts within this factor of a raw `ctr run`.
@@ -54,6 +59,8 @@ pub(crate) fn render(r: &Results, plan: &Plan) -> String {
     let batch: Vec<Duration> = sorted(batch_pods.iter().filter_map(|p| p.running));
     let raw_single = sorted(r.raw_single.iter().copied());
     let raw_batch = sorted(r.raw_batch.iter().copied());
+    let cri_single = sorted(r.cri_single.iter().copied());
+    let cri_batch = sorted(r.cri_batch.iter().copied());
     let n = plan.batch;
 
     let mut main = Table::new(&["measurement", ">result", "target", "baseline / notes"]);
@@ -69,40 +76,36 @@ pub(crate) fn render(r: &Results, plan: &Plan) -> String {
         "–".to_owned(),
         "one sample".to_owned(),
     ]);
-    for (what, closet, raw) in [
-        ("1 pod at a time", &single, &raw_single),
-        (&*format!("{n} pods at once"), &batch, &raw_batch),
+    for (what, closet, cri, raw) in [
+        ("1 at a time", &single, &cri_single, &raw_single),
+        (&*format!("{n} at once"), &batch, &cri_batch, &raw_batch),
     ] {
-        let p50 = quantile(closet, 0.5);
-        let p99 = quantile(closet, 0.99);
-        main.row([
-            format!(
-                "pod startup, {what}, create → Running, p50 ({} pods)",
-                closet.len()
-            ),
-            fmt_duration(p50),
-            ratio_verdict(p50, quantile(raw, 0.5)),
-            format!(
-                "`ctr run -d`, {what} ({} runs): p50 {}; closet ÷ ctr = {}",
-                raw.len(),
-                fmt_duration(quantile(raw, 0.5)),
-                fmt_ratio(p50, quantile(raw, 0.5)),
-            ),
-        ]);
-        main.row([
-            format!("pod startup, {what}, create → Running, p99"),
-            fmt_duration(p99),
-            format!(
-                "{}; {}",
-                max_verdict(p99, P99_TARGET),
-                ratio_verdict(p99, quantile(raw, 0.99))
-            ),
-            format!(
-                "`ctr run -d` p99 {}; closet ÷ ctr = {}",
-                fmt_duration(quantile(raw, 0.99)),
-                fmt_ratio(p99, quantile(raw, 0.99)),
-            ),
-        ]);
+        for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
+            let (c, k, x) = (quantile(closet, q), quantile(cri, q), quantile(raw, q));
+            let target = if label == "p99" {
+                format!("{}; {}", max_verdict(c, P99_TARGET), ratio_verdict(c, x))
+            } else {
+                ratio_verdict(c, x)
+            };
+            main.row([
+                format!(
+                    "pod startup, {what}, create → Running: {label} of {}",
+                    closet.len()
+                ),
+                fmt_duration(c),
+                target,
+                format!(
+                    "`ctr run -d` {label} of {} {} (closet ÷ ctr = {}); \
+                     CRI alone {label} of {} {} (closet ÷ CRI = {})",
+                    raw.len(),
+                    fmt_duration(x),
+                    fmt_ratio(c, x),
+                    cri.len(),
+                    fmt_duration(k),
+                    fmt_ratio(c, k),
+                ),
+            ]);
+        }
     }
     let walls: Vec<Duration> = r.batches.iter().map(|b| b.wall).collect();
     main.row([
@@ -113,9 +116,20 @@ pub(crate) fn render(r: &Results, plan: &Plan) -> String {
         fmt_duration(median(&walls)),
         "–".to_owned(),
         format!(
-            "{n} `ctr run -d` at once, first start → last exit: {}",
+            "CRI alone, first RunPodSandbox → last StartContainer answer: {}; \
+             {n} `ctr run -d` at once, first start → last exit: {}",
+            fmt_duration(median(&r.cri_batch_walls)),
             fmt_duration(median(&r.raw_batch_walls))
         ),
+    ]);
+    main.row([
+        format!(
+            "`ctr containers ls` (ctr's own start + one round trip), median of {}",
+            r.ctr_overhead.len()
+        ),
+        fmt_duration(median(&r.ctr_overhead)),
+        "–".to_owned(),
+        "included in every `ctr run -d` sample".to_owned(),
     ]);
     main.row([
         "server RSS, Node Ready, 0 pods, 5 s idle (VmRSS / VmHWM)".to_owned(),
@@ -153,8 +167,13 @@ pub(crate) fn render(r: &Results, plan: &Plan) -> String {
     let mut spread = Table::new(&["start", ">samples", ">min", ">p50", ">p99", ">max"]);
     for (what, s) in [
         ("closet pod, 1 at a time".to_owned(), &single),
+        (
+            "CRI alone (sandbox + container), 1 at a time".to_owned(),
+            &cri_single,
+        ),
         ("`ctr run -d`, 1 at a time".to_owned(), &raw_single),
         (format!("closet pods, {n} at once"), &batch),
+        (format!("CRI alone, {n} at once"), &cri_batch),
         (format!("`ctr run -d`, {n} at once"), &raw_batch),
     ] {
         spread.row([
@@ -188,9 +207,11 @@ pub(crate) fn render(r: &Results, plan: &Plan) -> String {
     }
 
     format!(
-        "{}\n{} rounds; in each, {} single pods one after the other, then {n} at once, and as \
-         many `ctr run -d` of the same image on the agent's containerd (sides alternate which \
-         goes first). Pods and containers are deleted between samples.\n\n{}\n\
+        "{}\n{} rounds; in each, three sides take turns (the first rotates): closet pods \
+         through the API, the same pause image as a sandbox plus a container through CRI alone, \
+         and `ctr run -d` of it (one container, no network), all on the agent's containerd. \
+         Each side starts {} single pods one after the other, then {n} at once; everything is \
+         deleted between samples.\n\n{}\n\
          Parts of each pod's start, from just before its create call: the API and watch times \
          as this process saw them, the sandbox and container times from containerd (CRI \
          `created_at`, `started_at`). Each row's quantiles are over pods, so the rows do not \
