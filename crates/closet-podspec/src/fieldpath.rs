@@ -2,7 +2,6 @@
 //! shared by environment variables and downwardAPI volume files.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Container, ObjectFieldSelector, Pod, ResourceFieldSelector};
@@ -98,36 +97,9 @@ pub(crate) fn format_map(map: Option<&BTreeMap<String, String>>) -> String {
         }
         out.push_str(key);
         out.push('=');
-        go_quote_into(&mut out, value);
+        out.push_str(&closet_types::field::go_quote(value));
     }
     out
-}
-
-/// Go's `strconv.Quote`, close enough for label and annotation values: the usual backslash
-/// escapes, `\xNN` for other ASCII control bytes and `\uNNNN` for non-ASCII control characters.
-fn go_quote_into(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c.is_ascii_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// The value of a `resourceFieldRef`, in units of its divisor, rounded up. `own` is the
