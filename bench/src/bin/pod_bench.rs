@@ -1,8 +1,9 @@
 //! `pod_bench`: starts the release `closet server` with its node agent in a temporary
 //! directory and measures pod startup (create → `Running` seen through a watch, image
-//! present) for 1 pod and for 30 pods created at once, beside `ctr run -d` of the same image
-//! on the agent's own containerd in the same run; and the server's memory with 0 and with 30
-//! pods. Prints markdown tables for `docs/benchmarks.md`; targets are printed, never asserted.
+//! present) for 1 pod and for 30 pods created at once, beside two baselines on the agent's
+//! own containerd in the same run: `ctr run -d` of the same image, and the same sandbox and
+//! container started through CRI alone; and the server's memory with 0 and with 30 pods.
+//! Prints markdown tables for `docs/benchmarks.md`; targets are printed, never asserted.
 //!
 //! `cargo build --release -p closet && cargo run --release -p closet-bench --bin pod_bench`
 //!
