@@ -6,6 +6,11 @@
 //! Every controller has the shape `reconcile(object, context) -> Action` plus an error policy
 //! (STYLE.md §4); start with [`namespace`], then [`run`], which starts them all.
 
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
+)]
+
 pub mod binder;
 pub mod namespace;
 pub mod node_ipam;

@@ -273,12 +273,17 @@ required_plugins = ["io.containerd.grpc.v1.cri"]
         assert!(has_capability(with, CAP_SYS_RESOURCE));
         assert!(!has_capability(without, CAP_SYS_RESOURCE));
         let mut config = ContainerdConfig::new("/a");
-        assert!(!config.render().unwrap().contains("restrict_oom_score_adj"));
+        assert!(
+            !config
+                .render()
+                .expect("render")
+                .contains("restrict_oom_score_adj")
+        );
         config.restrict_oom_score_adj = true;
         assert!(
             config
                 .render()
-                .unwrap()
+                .expect("render")
                 .contains("  restrict_oom_score_adj = true\n")
         );
     }

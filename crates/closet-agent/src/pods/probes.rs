@@ -186,7 +186,7 @@ async fn http_get(
         .write_all(request.as_bytes())
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
-    let mut head = vec![0u8; 64];
+    let mut head = [0u8; 64];
     let mut len = 0;
     while len < head.len() && !head[..len].contains(&b'\n') {
         let n = stream

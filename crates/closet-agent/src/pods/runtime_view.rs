@@ -116,7 +116,7 @@ impl PodRuntime {
             containers: Vec::new(),
         };
         for c in containers {
-            if !c.labels.get(POD_UID_LABEL).is_some_and(|u| u == uid) {
+            if c.labels.get(POD_UID_LABEL).is_none_or(|u| u != uid) {
                 continue;
             }
             let status = runtime

@@ -160,11 +160,11 @@ async fn wrong_tokens_say_what_is_wrong() {
 fn the_server_ip_comes_from_the_url_when_it_names_an_address() {
     assert_eq!(
         super::server_ip("https://192.168.1.10:6443"),
-        Some("192.168.1.10".parse().unwrap())
+        "192.168.1.10".parse().ok()
     );
     assert_eq!(
         super::server_ip("https://[fd00::1]:6443/"),
-        Some("fd00::1".parse().unwrap())
+        "fd00::1".parse().ok()
     );
     assert_eq!(super::server_ip("https://server.lan:6443"), None);
 }

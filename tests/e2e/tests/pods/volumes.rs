@@ -68,12 +68,20 @@ fn config_map_and_secret_volumes_update_in_place() {
         "-p",
         r#"{"data":{"color":"green"}}"#,
     ]);
+    ns.kubectl_ok(&[
+        "patch",
+        "secret",
+        "creds",
+        "-p",
+        r#"{"stringData":{"password":"correct-horse"}}"#,
+    ]);
     eventually(Duration::from_secs(60), || {
-        let now = ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]);
-        if now == "green" {
+        let color = ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]);
+        let password = ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/creds/password"]);
+        if color == "green" && password == "correct-horse" {
             Ok(())
         } else {
-            Err(format!("still {now:?}"))
+            Err(format!("still {color:?} and {password:?}"))
         }
     });
 }
