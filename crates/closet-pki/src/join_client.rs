@@ -260,6 +260,13 @@ pub fn kube_client(
 }
 
 /// A rustls client configuration with `verifier`, the ring provider and HTTP/1.1.
+/// A TLS client configuration that accepts any server certificate, for the second place
+/// that must: HTTPS liveness and readiness probes, which upstream's kubelet sends without
+/// verifying (pods serve self-signed certificates). Nothing secret goes over it.
+pub fn unverified_probe_config() -> Result<Arc<ClientConfig>, JoinClientError> {
+    client_config(Arc::new(verifier::AcceptAnyServer::new()))
+}
+
 fn client_config(
     verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
 ) -> Result<Arc<ClientConfig>, JoinClientError> {

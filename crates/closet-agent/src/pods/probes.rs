@@ -116,7 +116,8 @@ pub async fn run(
             .flatten()
             .map(|h| (h.name.clone(), h.value.clone()))
             .collect();
-        return tokio::time::timeout(timeout, http_get(&host, port, &path, &headers))
+        let https = http.scheme.as_deref() == Some("HTTPS");
+        return tokio::time::timeout(timeout, http_get(&host, port, &path, &headers, https))
             .await
             .map_err(|_| format!("GET http://{host}:{port}{path}: timed out after {timeout:?}"))?;
     }
@@ -164,17 +165,43 @@ pub fn port_number(port: &IntOrString, container: &Container) -> Result<u16, Str
     }
 }
 
-/// One HTTP/1.1 GET; 200–399 is success, as upstream. Only the status line is read.
+/// One HTTP/1.1 GET, over TLS without verifying the certificate when `https` (as upstream's
+/// kubelet probes); 200–399 is success. Only the status line is read.
 async fn http_get(
     host: &str,
     port: u16,
     path: &str,
     headers: &[(String, String)],
+    https: bool,
 ) -> Result<(), String> {
-    let url = format!("http://{host}:{port}{path}");
-    let mut stream = tokio::net::TcpStream::connect((host, port))
+    let scheme = if https { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{port}{path}");
+    let tcp = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
+    if !https {
+        return exchange(tcp, &url, host, port, path, headers).await;
+    }
+    let config = closet_pki::join_client::unverified_probe_config()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    exchange(tls, &url, host, port, path, headers).await
+}
+
+/// Sends the probe request on `stream` and judges the status line.
+async fn exchange(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    url: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<(), String> {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.35\r\nAccept: */*\r\nConnection: close\r\n"
     );
@@ -274,5 +301,41 @@ mod tests {
         assert!(err.contains("500"), "{err}");
         let tcp = probe(json!({"tcpSocket": {"port": port}}));
         assert_eq!(run(&tcp, &c, "id", Some("127.0.0.1"), &fake).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn https_probes_accept_a_self_signed_certificate() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca = closet_pki::CertificateAuthority::generate().unwrap();
+        let leaf = ca
+            .issue_serving(&closet_pki::ServingNames::loopback())
+            .unwrap();
+        use rustls_pki_types::pem::PemObject as _;
+        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = tls.read(&mut buf).await;
+            let _ = tls.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+            let _ = tls.shutdown().await;
+        });
+        let c: Container = serde_json::from_value(json!({"name": "c"})).unwrap();
+        let fake = closet_cri::fake::FakeRuntime::new();
+        let https = probe(json!({"httpGet": {"path": "/", "port": port, "scheme": "HTTPS"}}));
+        assert_eq!(
+            run(&https, &c, "id", Some("127.0.0.1"), &fake).await,
+            Ok(())
+        );
     }
 }

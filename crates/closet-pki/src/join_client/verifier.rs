@@ -1,6 +1,6 @@
-//! The one place closet accepts a server certificate it cannot verify: fetching the CA before
-//! the agent knows it. Nothing read over such a connection is trusted until the CA's hash
-//! matches the join token, and nothing secret is sent over it.
+//! Accepting a server certificate closet cannot verify: fetching the CA before the agent
+//! knows it, where nothing read is trusted until the CA's hash matches the join token, and
+//! HTTPS probes (see `unverified_probe_config`), which carry nothing secret.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
