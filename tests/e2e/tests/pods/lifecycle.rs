@@ -202,3 +202,86 @@ fn deletion_honours_the_grace_period_and_runs_pre_stop() {
     );
     assert!(took < Duration::from_secs(30), "deletion took {took:?}");
 }
+
+#[test]
+fn host_network_and_host_port_pods_answer_on_the_node() {
+    let Some(cluster) = node_cluster() else {
+        return;
+    };
+    let ns = test_ns!(&cluster);
+    let free_port = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // Home Assistant and friends run on the host network.
+    let host_port = free_port();
+    let host_net = pod_yaml(
+        "hostnet",
+        &format!(
+            "mkdir -p /www && echo on the host network > /www/index.html && exec httpd -f -p 127.0.0.1:{host_port} -h /www"
+        ),
+        "",
+        "  hostNetwork: true\n",
+    );
+    ns.kubectl_ok(&["apply", "-f", &ns.write("hostnet.yaml", &host_net)]);
+    wait_ready(&ns, "hostnet");
+    assert_eq!(
+        jsonpath(&ns, "hostnet", "{.status.podIP}"),
+        jsonpath(&ns, "hostnet", "{.status.hostIP}"),
+        "a host-network pod has the node's address"
+    );
+    let get = |port: u16| {
+        std::process::Command::new("busybox")
+            .args([
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://127.0.0.1:{port}/index.html"),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    // Ready as soon as it runs (no readiness probe): give httpd a moment to listen.
+    let answer = closet_e2e::eventually(Duration::from_secs(20), || {
+        let text = get(host_port);
+        if text.is_empty() {
+            Err("no answer yet".to_owned())
+        } else {
+            Ok(text)
+        }
+    });
+    assert_eq!(answer, "on the host network");
+
+    // A hostPort maps a port of the node to the pod (the CNI portmap plugin).
+    let mapped = free_port();
+    let with_port = pod_yaml(
+        "mapped",
+        "mkdir -p /www && echo through a host port > /www/index.html && exec httpd -f -p 8080 -h /www",
+        &format!("    ports:\n    - containerPort: 8080\n      hostPort: {mapped}\n"),
+        "",
+    );
+    ns.kubectl_ok(&["apply", "-f", &ns.write("mapped.yaml", &with_port)]);
+    wait_ready(&ns, "mapped");
+    let node_ip = jsonpath(&ns, "mapped", "{.status.hostIP}");
+    let body = closet_e2e::eventually(Duration::from_secs(20), || {
+        let out = std::process::Command::new("busybox")
+            .args([
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://{node_ip}:{mapped}/index.html"),
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if text.is_empty() {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        } else {
+            Ok(text)
+        }
+    });
+    assert_eq!(body, "through a host port");
+}
