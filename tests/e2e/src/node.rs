@@ -38,6 +38,21 @@ pub fn remove_pods(socket: &Path) {
                 .await;
         }
     });
+    // The agent's own mounts (tmpfs for secret volumes, subPath binds) stay behind when the
+    // agent was killed rather than stopped: unmount them, deepest first, so the data dir can go.
+    if let Some(data_dir) = socket.ancestors().nth(3) {
+        let prefix = format!("{}/", data_dir.display());
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in ours {
+            let _ = std::process::Command::new("umount").arg(mount).status();
+        }
+    }
     let pid_file = socket.with_file_name("containerd.pid");
     if let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()

@@ -94,6 +94,7 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
     let mut relist = tokio::time::interval(RELIST);
     relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut synced = false;
+    let mut swept = false;
     let mut fingerprints: HashMap<String, Vec<(String, i32)>> = HashMap::new();
 
     let wake =
@@ -136,11 +137,35 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
                         wake(uid, &mut workers, &mut tasks);
                     }
                 }
+                // Pod directories (volumes, tmpfs mounts) whose pod is gone from both the API
+                // and the runtime, as after a pod was deleted while the agent was down: a
+                // worker with no pod and nothing running just cleans them up.
+                if synced && !swept {
+                    swept = true;
+                    for uid in pod_dirs(&shared.pods_dir) {
+                        let known = current.contains_key(&uid)
+                            || store.state().iter().any(|p| p.metadata.uid.as_deref() == Some(uid.as_str()));
+                        if !known && !workers.contains_key(&uid) {
+                            wake(&uid, &mut workers, &mut tasks);
+                        }
+                    }
+                }
                 fingerprints = current;
             }
         }
     }
     tasks.abort_all();
+}
+
+/// The pod UIDs that have a directory under `pods_dir`.
+fn pod_dirs(pods_dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(pods_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
 }
 
 /// Per pod UID: every container and sandbox id with its state.
