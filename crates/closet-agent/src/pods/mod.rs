@@ -9,6 +9,7 @@
 
 pub mod backoff;
 pub mod images;
+pub mod log_rotation;
 pub mod probes;
 pub mod runtime_view;
 pub mod spec;

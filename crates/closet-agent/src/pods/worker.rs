@@ -155,6 +155,20 @@ impl Worker {
             }
         }
         let runtime = PodRuntime::read(self.shared.runtime.as_ref(), &self.uid).await?;
+        for run in runtime
+            .containers
+            .iter()
+            .filter(|c| c.state == RunState::Running && !c.log_path.is_empty())
+        {
+            super::log_rotation::rotate_if_needed(
+                self.shared.runtime.as_ref(),
+                &run.id,
+                std::path::Path::new(&run.log_path),
+                super::log_rotation::MAX_SIZE,
+                super::log_rotation::MAX_FILES,
+            )
+            .await;
+        }
         wake = wake.min(self.run_probes(&pod, &runtime, &sandbox).await);
         self.update_table(&pod, &runtime);
         self.write_status(&pod, &runtime).await;
