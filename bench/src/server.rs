@@ -48,6 +48,35 @@ pub struct Memory {
     pub hwm: u64,
 }
 
+/// What the benchmarked server runs besides the API.
+#[derive(Clone, Copy, Debug)]
+pub enum Role<'a> {
+    /// The API server alone (`--disable-agent`).
+    ApiOnly,
+    /// The API server and its node agent, as the node with this name.
+    Node(&'a str),
+}
+
+impl Role<'_> {
+    /// How long a start may take: a node starts containerd too.
+    fn start_timeout(self) -> Duration {
+        match self {
+            Role::ApiOnly => START_TIMEOUT,
+            Role::Node(_) => START_TIMEOUT * 2,
+        }
+    }
+
+    /// What the watchdog sends when the benchmark dies: SIGKILL for the API alone, SIGTERM
+    /// for a node, so that the agent stops its containerd (the pods outlive it by design and
+    /// need cleaning up by hand; `pod_bench` prints its run directory at start).
+    fn watchdog_signal(self) -> &'static str {
+        match self {
+            Role::ApiOnly => "-9",
+            Role::Node(_) => "-TERM",
+        }
+    }
+}
+
 /// A running `closet server` owned by this process. Dropping it kills the server (SIGKILL);
 /// [`Server::stop`] ends it with SIGTERM and times the shutdown.
 pub struct Server {
@@ -62,6 +91,16 @@ impl Server {
     /// the data of an earlier run: a warm start) and waits for `/readyz` to answer 200.
     /// Returns the server and the time from spawning the process to that first 200.
     pub fn start(binary: &Path, scratch: &Path, probe: &Probe) -> anyhow::Result<(Self, Duration)> {
+        Self::start_as(binary, scratch, probe, Role::ApiOnly)
+    }
+
+    /// [`Server::start`] in the given [`Role`].
+    pub fn start_as(
+        binary: &Path,
+        scratch: &Path,
+        probe: &Probe,
+        role: Role<'_>,
+    ) -> anyhow::Result<(Self, Duration)> {
         let port = free_port()?;
         let log = File::options()
             .create(true)
@@ -75,9 +114,20 @@ impl Server {
             .args(["--https-listen-port", &port.to_string()])
             .args(["--bind-address", "127.0.0.1"])
             .arg("--write-kubeconfig")
-            .arg(scratch.join("kubeconfig.yaml"))
-            .arg("--disable-agent")
-            .stdin(Stdio::null())
+            .arg(scratch.join("kubeconfig.yaml"));
+        match role {
+            Role::ApiOnly => {
+                cmd.arg("--disable-agent");
+            }
+            Role::Node(name) => {
+                // Defaults only: no file a user may have in /etc/closet applies.
+                cmd.args(["--config", "/dev/null"])
+                    .args(["--node-name", name])
+                    .args(["--node-api-port", "0"])
+                    .env("NO_COLOR", "1");
+            }
+        }
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         // Settings from the caller's environment would make runs incomparable.
@@ -91,11 +141,12 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let mut server = Self {
-            watchdog: watchdog(child.id()),
+            watchdog: watchdog(child.id(), role.watchdog_signal()),
             child,
             port,
             scratch: scratch.to_owned(),
         };
+        let timeout = role.start_timeout();
         loop {
             if let Some(status) = server.child.try_wait()? {
                 bail!(
@@ -106,9 +157,9 @@ impl Server {
             if let Ok(200) = probe.status(port, "/readyz") {
                 return Ok((server, started.elapsed()));
             }
-            if started.elapsed() > START_TIMEOUT {
+            if started.elapsed() > timeout {
                 bail!(
-                    "closet server not ready after {START_TIMEOUT:?}; its log:\n{}",
+                    "closet server not ready after {timeout:?}; its log:\n{}",
                     server.log_tail()
                 );
             }
@@ -227,7 +278,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Sends a signal with `kill(1)`, by PID (the workspace forbids unsafe code, so no libc).
-fn signal(pid: u32, sig: &str) {
+pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .args([sig, &pid.to_string()])
         .stdout(Stdio::null())
@@ -235,12 +286,12 @@ fn signal(pid: u32, sig: &str) {
         .status();
 }
 
-/// A shell that SIGKILLs the server (by PID) if this benchmark dies without stopping it, for
-/// example on Ctrl-C; it exits on its own when the server is gone.
-fn watchdog(server: u32) -> Option<Child> {
+/// A shell that sends `sig` to the server (by PID) if this benchmark dies without stopping
+/// it, for example on Ctrl-C; it exits on its own when the server is gone.
+fn watchdog(server: u32, sig: &str) -> Option<Child> {
     let script = r#"
         while kill -0 "$1" 2>/dev/null; do
-            kill -0 "$2" 2>/dev/null || { kill -9 "$1" 2>/dev/null; exit 0; }
+            kill -0 "$2" 2>/dev/null || { kill "$3" "$1" 2>/dev/null; exit 0; }
             sleep 1
         done
     "#;
@@ -248,6 +299,7 @@ fn watchdog(server: u32) -> Option<Child> {
         .args(["-c", script, "closet-bench-watchdog"])
         .arg(server.to_string())
         .arg(std::process::id().to_string())
+        .arg(sig)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -2,30 +2,26 @@
 //! 127.0.0.1, waited for until `/readyz` answers and its Node is Ready, stopped by its PID,
 //! and afterwards everything its agent left running (sandboxes, containerd) removed.
 
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use closet_bench::probe::Probe;
+use closet_bench::server::{Role, Server, signal};
 use closet_cri::{CriClient, Runtime, RuntimeExt, cri};
 use k8s_openapi::api::core::v1::Node;
 use kube::{Api, Client};
 
-/// How long the server may take to answer `/readyz`.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the Node may take to report Ready (containerd starts and imports pause first).
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long SIGTERM may take, for the server and for containerd.
+/// How long SIGTERM may take for containerd.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running `closet server` with its agent. Dropping it SIGKILLs the server; the agent's
-/// containerd and pods then still need [`remove_runtime`].
+/// A running `closet server` with its agent: the bench's [`Server`] in the node role.
+/// Dropping it kills the server; the agent's containerd and pods then still need
+/// [`remove_runtime`].
 pub(crate) struct NodeServer {
-    child: Child,
-    watchdog: Option<Child>,
+    server: Server,
     scratch: PathBuf,
 }
 
@@ -38,71 +34,22 @@ impl NodeServer {
         node: &str,
         probe: &Probe,
     ) -> anyhow::Result<(Self, Duration)> {
-        let port = free_port()?;
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(scratch.join("server.log"))
-            .context("opening the server log")?;
-        let mut cmd = Command::new(binary);
-        cmd.arg("server")
-            .arg("--data-dir")
-            .arg(scratch.join("data"))
-            .args(["--https-listen-port", &port.to_string()])
-            .args(["--bind-address", "127.0.0.1"])
-            .arg("--write-kubeconfig")
-            .arg(scratch.join("kubeconfig.yaml"))
-            // Defaults only: no file a user may have in /etc/closet applies.
-            .args(["--config", "/dev/null"])
-            .args(["--node-name", node])
-            .args(["--node-api-port", "0"])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // Settings from the caller's environment would make runs incomparable.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CLOSET_") {
-                cmd.env_remove(key);
-            }
-        }
-        let started = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut server = Self {
-            watchdog: watchdog(child.id()),
-            child,
+        let (server, ready) = Server::start_as(binary, scratch, probe, Role::Node(node))?;
+        let node = Self {
+            server,
             scratch: scratch.to_owned(),
         };
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!(
-                    "closet server exited with {status} before it was ready; its log:\n{}",
-                    server.log_tail()
-                );
-            }
-            if let Ok(200) = probe.status(port, "/readyz") {
-                return Ok((server, started.elapsed()));
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                bail!(
-                    "closet server not ready after {READY_TIMEOUT:?}; its log:\n{}",
-                    server.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        Ok((node, ready))
     }
 
     /// The server's PID.
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// The admin kubeconfig the server wrote.
     pub(crate) fn kubeconfig(&self) -> PathBuf {
-        self.scratch.join("kubeconfig.yaml")
+        self.server.kubeconfig()
     }
 
     /// The agent's containerd socket.
@@ -116,41 +63,13 @@ impl NodeServer {
     }
 
     /// Sends SIGTERM and waits for the server to exit.
-    pub(crate) fn stop(mut self) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        signal(self.pid(), "-TERM");
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                if !status.success() {
-                    bail!("closet server exited with {status} after SIGTERM");
-                }
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() > STOP_TIMEOUT {
-                bail!("closet server still running {STOP_TIMEOUT:?} after SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    pub(crate) fn stop(self) -> anyhow::Result<Duration> {
+        self.server.stop()
     }
 
     /// The last lines of the server log, for error messages.
     pub(crate) fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.scratch.join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if let Some(mut w) = self.watchdog.take() {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        self.server.log_tail()
     }
 }
 
@@ -234,41 +153,4 @@ pub(crate) async fn remove_runtime(scratch: &Path) -> anyhow::Result<usize> {
         }
     }
     Ok(removed)
-}
-
-/// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// Sends a signal with `kill(1)`, by PID (the workspace forbids unsafe code, so no libc).
-pub(crate) fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A shell that SIGTERMs the server (by PID) if this benchmark dies without stopping it,
-/// for example on Ctrl-C; it exits on its own when the server is gone. The agent's
-/// containerd and pods outlive the server by design, so after such a death they need
-/// cleaning up by hand: the benchmark prints the run's directory at start.
-fn watchdog(server: u32) -> Option<Child> {
-    let script = r#"
-        while kill -0 "$1" 2>/dev/null; do
-            kill -0 "$2" 2>/dev/null || { kill -TERM "$1" 2>/dev/null; exit 0; }
-            sleep 1
-        done
-    "#;
-    Command::new("sh")
-        .args(["-c", script, "closet-pod-bench-watchdog"])
-        .arg(server.to_string())
-        .arg(std::process::id().to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()
 }
