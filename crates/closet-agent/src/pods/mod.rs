@@ -18,7 +18,7 @@ pub mod table;
 pub mod terminate;
 pub mod worker;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -239,15 +239,4 @@ fn remove_table_rows(table: &PodTable, uid: &str) {
     for (ns, name) in stale {
         table.remove(&ns, &name);
     }
-}
-
-/// Pod counts by phase, for log lines.
-pub fn summary(table: &PodTable) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for (_, row) in table.all() {
-        let running = row.containers.values().filter(|c| c.running).count();
-        *out.entry(if running > 0 { "running" } else { "other" }.to_owned())
-            .or_insert(0) += 1;
-    }
-    out
 }
