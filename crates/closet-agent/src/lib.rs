@@ -159,18 +159,21 @@ impl Agent {
         {
             tracing::warn!("{why}");
         }
-        let ready = match network::routes::install_blackholes(&[
-            &config.cluster_cidr,
-            &config.service_cidr,
-        ])
-        .await
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let network_missing = network::cni::missing_prerequisites(
+            std::path::Path::new(closet_cri::DEFAULT_CNI_BIN_DIR),
+            &path,
+        );
+        if let Some(why) = &network_missing {
+            tracing::warn!("pods cannot get a network: {why}");
+        }
+        if let Err(why) =
+            network::routes::install_blackholes(&[&config.cluster_cidr, &config.service_cidr]).await
         {
-            Ok(()) => Ok(()),
-            Err(why) => {
-                tracing::warn!("{why}");
-                Ok(())
-            }
-        };
+            tracing::warn!("{why}");
+        }
+        // Without a pod network the node says why in its Ready condition.
+        let ready = network_missing.map_or(Ok(()), Err);
         tracing::info!(node = %name, %pod_cidr, address = %host_ip, "node agent ready");
 
         let shared = Arc::new(pods::Shared {

@@ -90,7 +90,7 @@ pub async fn run_node(
         .await
         .map_err(|e| {
             AgentError::Other(format!(
-                "the node API cannot listen on port {}: {e}; another closet agent or a kubelet may be running",
+                "the node API cannot listen on port {}: {e}; another closet agent or a kubelet may be running (choose another port with --node-api-port)",
                 options.agent.node_api_port
             ))
         })?;

@@ -55,6 +55,31 @@ pub fn write(conf_dir: &Path, pod_cidr: &str, ipam_dir: &Path) -> std::io::Resul
     Ok(true)
 }
 
+/// The CNI plugins the conflist (and containerd's own loopback network) needs.
+pub const REQUIRED_PLUGINS: &[&str] = &["bridge", "host-local", "portmap", "loopback"];
+
+/// Why pods cannot get a network on this machine, if they cannot: plugins missing from
+/// `bin_dir`, or no `iptables` for the bridge's masquerading and port mappings. The text
+/// says what to install; the node reports it as its Ready condition's message.
+pub fn missing_prerequisites(bin_dir: &Path, path: &std::ffi::OsStr) -> Option<String> {
+    let missing: Vec<&str> = REQUIRED_PLUGINS
+        .iter()
+        .copied()
+        .filter(|p| !bin_dir.join(p).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "CNI plugins missing from {}: {}; install them with `apt-get install containernetworking-plugins`",
+            bin_dir.display(),
+            missing.join(", ")
+        ));
+    }
+    let has_iptables = std::env::split_paths(path).any(|dir| dir.join("iptables").is_file());
+    (!has_iptables).then(|| {
+        "`iptables` is not installed (pod networking needs it for masquerading and host ports); install it with `apt-get install iptables`".to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +93,29 @@ mod tests {
             "10.42.3.0/24"
         );
         assert_eq!(list["plugins"][1]["type"], "portmap");
+    }
+
+    #[test]
+    fn missing_plugins_and_iptables_say_what_to_install() {
+        let bin = tempfile::tempdir().unwrap();
+        let sbin = tempfile::tempdir().unwrap();
+        let path = sbin.path().as_os_str().to_owned();
+        let why = missing_prerequisites(bin.path(), &path).unwrap();
+        assert!(
+            why.contains("bridge, host-local, portmap, loopback"),
+            "{why}"
+        );
+        assert!(
+            why.contains("apt-get install containernetworking-plugins"),
+            "{why}"
+        );
+        for plugin in REQUIRED_PLUGINS {
+            std::fs::write(bin.path().join(plugin), "").unwrap();
+        }
+        let why = missing_prerequisites(bin.path(), &path).unwrap();
+        assert!(why.contains("apt-get install iptables"), "{why}");
+        std::fs::write(sbin.path().join("iptables"), "").unwrap();
+        assert_eq!(missing_prerequisites(bin.path(), &path), None);
     }
 
     #[test]

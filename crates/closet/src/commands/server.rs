@@ -122,7 +122,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let stop = stopped(stopping.clone());
         Some(tokio::spawn(async move {
             if let Err(err) = closet_agent::run_node(options, client, stop).await {
-                tracing::error!("the node agent stopped: {}", closet_agent::error_text(&err));
+                tracing::error!(
+                    "the node agent stopped: {}; the API keeps serving without it (start with --disable-agent to run no pods here)",
+                    closet_agent::error_text(&err)
+                );
             }
         }))
     };
