@@ -1,0 +1,1 @@
+//! Local volumes: the `local-path` StorageClass, its provisioner, and PV/PVC binding.

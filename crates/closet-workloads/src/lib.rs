@@ -1,0 +1,1 @@
+//! Workload controllers: ReplicaSet, Deployment, StatefulSet, DaemonSet, Job and CronJob.
