@@ -12,8 +12,11 @@
 )]
 
 pub mod binder;
+pub mod disruption;
 pub mod namespace;
 pub mod node_ipam;
+pub mod node_lifecycle;
+pub mod selector;
 
 use std::future::Future;
 
