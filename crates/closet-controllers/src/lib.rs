@@ -13,6 +13,7 @@
 
 pub mod binder;
 pub mod disruption;
+pub mod endpoints;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub cluster_cidr: node_ipam::Ipv4Net,
     /// The prefix length of each node's pod CIDR.
     pub node_cidr_prefix: u8,
+    /// Silence after which the node lifecycle controller marks a node Unknown.
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
                 },
             ),
             node_cidr_prefix: node_ipam::DEFAULT_NODE_PREFIX,
+            node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
         }
     }
 }
@@ -101,7 +105,16 @@ pub async fn run(
             settings.node_cidr_prefix,
             stopped()
         ),
-        binder::run(client, stopped()),
+        binder::run(client.clone(), stopped()),
+        node_lifecycle::run(
+            client.clone(),
+            node_lifecycle::Config {
+                grace_period: settings.node_monitor_grace_period,
+            },
+            stopped()
+        ),
+        endpoints::run(client.clone(), stopped()),
+        disruption::run(client, stopped()),
     );
     signal.abort();
 }
