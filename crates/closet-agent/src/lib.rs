@@ -208,7 +208,8 @@ impl Agent {
                 if let Err(err) = node::renew_lease(&client, &name).await {
                     tracing::warn!("{}", error_text(&err));
                 }
-                let force = last_report.elapsed() >= node::STATUS_REPORT;
+                let force = last_report.elapsed() >= node::STATUS_REPORT
+                    || node::server_disagrees(&client, &name, last.as_ref()).await;
                 match node::report_status(
                     &client,
                     &report(ready.clone()),

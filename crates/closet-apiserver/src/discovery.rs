@@ -173,6 +173,8 @@ fn subresource_shape(info: &ResourceInfo, sub: &str) -> SubresourceShape {
             &["get", "patch", "update"],
         ),
         "binding" => ("Binding", None, &["create"]),
+        // kubectl drain looks for this group and version to know evictions are served.
+        "eviction" => ("Eviction", Some(("policy", "v1")), &["create"]),
         "finalize" => (&info.kind, None, &["update"]),
         _ => (&info.kind, None, &["get", "patch", "update"]),
     };

@@ -15,6 +15,7 @@
     allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
 )]
 
+pub mod admission;
 pub mod auth;
 mod bootstrap;
 pub mod codec;
@@ -56,6 +57,12 @@ pub const KUBERNETES_VERSION: (&str, &str) = ("1", "35");
 pub struct Config {
     /// `host:port` clients use to reach this server, shown in legacy discovery.
     pub advertise_address: Option<String>,
+    /// `tolerationSeconds` of the `node.kubernetes.io/not-ready:NoExecute` toleration new
+    /// pods get; `None` is 300, as upstream.
+    pub default_not_ready_toleration_seconds: Option<i64>,
+    /// `tolerationSeconds` of the `node.kubernetes.io/unreachable:NoExecute` toleration new
+    /// pods get; `None` is 300, as upstream.
+    pub default_unreachable_toleration_seconds: Option<i64>,
 }
 
 /// State shared by every request.

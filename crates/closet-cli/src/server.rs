@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -70,6 +71,29 @@ pub struct ServerArgs {
     #[arg(long, env = "CLOSET_NODE_API_PORT", default_value_t = 10250)]
     pub node_api_port: u16,
 
+    /// Seconds pods tolerate a not-ready node before they are evicted, for pods that do not
+    /// say (the toleration added at admission, as upstream's DefaultTolerationSeconds).
+    #[arg(
+        long,
+        env = "CLOSET_DEFAULT_NOT_READY_TOLERATION_SECONDS",
+        default_value_t = 300
+    )]
+    pub default_not_ready_toleration_seconds: i64,
+
+    /// Seconds pods tolerate an unreachable node before they are evicted, for pods that do
+    /// not say.
+    #[arg(
+        long,
+        env = "CLOSET_DEFAULT_UNREACHABLE_TOLERATION_SECONDS",
+        default_value_t = 300
+    )]
+    pub default_unreachable_toleration_seconds: i64,
+
+    /// How long a node may go without renewing its Lease or posting status before it is
+    /// marked Unknown and tainted unreachable (`40s`, `2m`, `1m30s`, or plain seconds).
+    #[arg(long, env = "CLOSET_NODE_MONITOR_GRACE_PERIOD", default_value = "40s", value_parser = parse_duration)]
+    pub node_monitor_grace_period: Duration,
+
     /// YAML config file whose keys mirror these flags; files in `<config>.d/*.yaml` are
     /// applied after it in name order. A missing default file is fine.
     #[arg(long, env = "CLOSET_CONFIG", default_value = DEFAULT_CONFIG)]
@@ -80,4 +104,53 @@ pub struct ServerArgs {
     /// corrupted. Only for filesystems you know to be safe.
     #[arg(long, env = "CLOSET_FORCE_UNSAFE_FILESYSTEM")]
     pub force_unsafe_filesystem: bool,
+}
+
+/// Parses a duration as Go spells them for these flags: `40s`, `2m`, `1h`, `1m30s`, `500ms`,
+/// or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let bad = || format!("invalid duration {text:?}; use a form like 40s, 2m or 1m30s");
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(part);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go_flags() {
+        assert_eq!(parse_duration("40s"), Ok(Duration::from_secs(40)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("s").is_err());
+    }
 }

@@ -31,6 +31,9 @@ pub(crate) const FILE_KEYS: &[&str] = &[
     "node-ip",
     "container-runtime-endpoint",
     "node-api-port",
+    "default-not-ready-toleration-seconds",
+    "default-unreachable-toleration-seconds",
+    "node-monitor-grace-period",
 ];
 
 /// Where values that are not flags come from: the process environment, or a map in tests.
@@ -111,6 +114,9 @@ struct Layer {
     node_ip: Option<Option<IpAddr>>,
     container_runtime_endpoint: Option<Option<PathBuf>>,
     node_api_port: Option<u16>,
+    default_not_ready_toleration_seconds: Option<i64>,
+    default_unreachable_toleration_seconds: Option<i64>,
+    node_monitor_grace_period: Option<std::time::Duration>,
     config: Option<PathBuf>,
 }
 
@@ -133,6 +139,15 @@ impl Layer {
                 .container_runtime_endpoint
                 .or(lower.container_runtime_endpoint),
             node_api_port: self.node_api_port.or(lower.node_api_port),
+            default_not_ready_toleration_seconds: self
+                .default_not_ready_toleration_seconds
+                .or(lower.default_not_ready_toleration_seconds),
+            default_unreachable_toleration_seconds: self
+                .default_unreachable_toleration_seconds
+                .or(lower.default_unreachable_toleration_seconds),
+            node_monitor_grace_period: self
+                .node_monitor_grace_period
+                .or(lower.node_monitor_grace_period),
             config: self.config.or(lower.config),
         }
     }
@@ -179,7 +194,10 @@ pub(crate) fn resolve(
         node_name,
         node_ip,
         container_runtime_endpoint,
-        node_api_port
+        node_api_port,
+        default_not_ready_toleration_seconds,
+        default_unreachable_toleration_seconds,
+        node_monitor_grace_period
     );
     Ok(out)
 }
@@ -215,6 +233,18 @@ fn env_layer(source: &dyn Source) -> Result<Layer, ConfigError> {
         node_api_port: typed(var("node-api-port"), |v| {
             v.parse().map_err(|e| format!("{e}"))
         })?,
+        default_not_ready_toleration_seconds: typed(
+            var("default-not-ready-toleration-seconds"),
+            |v| v.parse().map_err(|e| format!("{e}")),
+        )?,
+        default_unreachable_toleration_seconds: typed(
+            var("default-unreachable-toleration-seconds"),
+            |v| v.parse().map_err(|e| format!("{e}")),
+        )?,
+        node_monitor_grace_period: typed(
+            var("node-monitor-grace-period"),
+            closet_cli::server::parse_duration,
+        )?,
         config: var("config").map(|(_, v)| PathBuf::from(v)),
     })
 }
@@ -354,6 +384,21 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
                 layer.container_runtime_endpoint = Some(Some(from_value(value).map_err(bad)?))
             }
             "node-api-port" => layer.node_api_port = Some(from_value(value).map_err(bad)?),
+            "default-not-ready-toleration-seconds" => {
+                layer.default_not_ready_toleration_seconds = Some(from_value(value).map_err(bad)?)
+            }
+            "default-unreachable-toleration-seconds" => {
+                layer.default_unreachable_toleration_seconds = Some(from_value(value).map_err(bad)?)
+            }
+            // A number of seconds, or a string such as `40s` or `1m30s`.
+            "node-monitor-grace-period" => {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                layer.node_monitor_grace_period =
+                    Some(closet_cli::server::parse_duration(&text).map_err(bad)?)
+            }
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key,

@@ -108,6 +108,30 @@ pub async fn report_status(
     Ok(Some(status))
 }
 
+/// Whether the Node's Ready condition on the server differs from the one last written: the
+/// node lifecycle controller sets it to Unknown when this agent was silent too long (paused,
+/// cut off), and the agent must then report again at once instead of at the next periodic
+/// report. A failed read counts as no difference.
+pub async fn server_disagrees(
+    client: &kube::Client,
+    name: &str,
+    last: Option<&NodeStatus>,
+) -> bool {
+    let ready = |s: Option<&NodeStatus>| {
+        s.and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status.clone())
+    };
+    let Some(last) = last else {
+        return false;
+    };
+    let api: Api<Node> = Api::all(client.clone());
+    match api.get_status(name).await {
+        Ok(node) => ready(node.status.as_ref()) != ready(Some(last)),
+        Err(_) => false,
+    }
+}
+
 /// Renews the node's Lease once, creating it if needed.
 pub async fn renew_lease(client: &kube::Client, name: &str) -> Result<(), AgentError> {
     let api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);

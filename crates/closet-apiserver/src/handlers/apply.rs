@@ -90,6 +90,7 @@ pub(crate) async fn server_side_apply(shared: &Shared, call: Call) -> ApiResult<
         }
         strategy::prepare_create(&call.info, &mut created, jiff::Timestamp::now());
         check_typed(&call, &created)?;
+        crate::admission::on_create(&shared.config, &call.info, &mut created);
         let errors = strategy::validate(&call.info, &created);
         if !errors.is_empty() {
             return Err(ApiError::invalid(&call.info, call.name(), errors));

@@ -26,6 +26,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
     place_in_namespace(&call, &mut obj)?;
     let warnings = super::field_problems(&call, params.field_validation, &obj)?;
     super::update::check_typed(&call, &obj)?;
+    crate::admission::on_create(&shared.config, &call.info, &mut obj);
     // A generated name is retried on collision; a name the client chose is not.
     let generate = object::meta_str(&obj, "generateName")
         .filter(|g| !g.is_empty() && object::name(&obj).is_empty())

@@ -76,6 +76,16 @@ pub(crate) async fn delete_collection(shared: &Shared, call: Call) -> ApiResult<
     Ok(respond_value(StatusCode::OK, &status, Output::Json))
 }
 
+/// Deletes the pod `call` names with `options`, for the eviction subresource.
+pub(crate) async fn delete_pod(
+    shared: &Shared,
+    call: &Call,
+    options: &DeleteOptions,
+) -> ApiResult<()> {
+    delete_one(shared, call, &call.key(), call.name(), options).await?;
+    Ok(())
+}
+
 /// What became of a deleted object.
 enum Outcome {
     /// Marked for deletion and still present (finalizers, grace period).

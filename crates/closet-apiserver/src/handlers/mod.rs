@@ -3,6 +3,7 @@
 mod apply;
 mod create;
 mod delete;
+mod eviction;
 mod fields;
 mod list;
 pub(crate) mod node_proxy;
@@ -162,6 +163,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         (&Method::PATCH, true, Some("scale")) => scale::write(&shared, call, true).await,
         (&Method::POST, false, None) => create::create(&shared, call).await,
         (&Method::POST, true, Some("binding")) => create::bind(&shared, call).await,
+        (&Method::POST, true, Some("eviction")) => eviction::evict(&shared, call).await,
         (&Method::PUT, true, None) => update::update(&shared, call, UpdateScope::Main).await,
         (&Method::PUT, true, Some("status")) => {
             update::update(&shared, call, UpdateScope::Status).await

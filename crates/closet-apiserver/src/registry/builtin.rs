@@ -70,7 +70,7 @@ const EVENTS_V1_FIELDS: &[&str] = &[
 const TABLE: &[Row] = &[
     // core/v1
     Row { group: "", version: "v1", kind: "Namespace", plural: "namespaces", short: &["ns"], all: false, scope: Cluster, subresources: &["status", "finalize"], name_rule: NameRule::Label, fields: &["status.phase"] },
-    Row { group: "", version: "v1", kind: "Pod", plural: "pods", short: &["po"], all: true, scope: Namespaced, subresources: &["status", "binding"], name_rule: S, fields: POD_FIELDS },
+    Row { group: "", version: "v1", kind: "Pod", plural: "pods", short: &["po"], all: true, scope: Namespaced, subresources: &["status", "binding", "eviction"], name_rule: S, fields: POD_FIELDS },
     Row { group: "", version: "v1", kind: "Service", plural: "services", short: &["svc"], all: true, scope: Namespaced, subresources: STATUS, name_rule: NameRule::Label, fields: NONE },
     Row { group: "", version: "v1", kind: "Endpoints", plural: "endpoints", short: &["ep"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", short: &["cm"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },

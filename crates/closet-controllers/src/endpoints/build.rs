@@ -129,14 +129,10 @@ pub fn members(service: &Service, pods: &[Pod], include_terminating: bool) -> Ve
         .filter(|p| include(p, include_terminating || publish))
         .map(|pod| {
             let spec = pod.spec.clone().unwrap_or_default();
-            let hostname = spec
-                .hostname
-                .clone()
-                .filter(|h| !h.is_empty())
-                .filter(|_| {
-                    spec.subdomain.as_deref() == Some(svc_name.as_str())
-                        && pod.metadata.namespace == svc_ns
-                });
+            let hostname = spec.hostname.clone().filter(|h| !h.is_empty()).filter(|_| {
+                spec.subdomain.as_deref() == Some(svc_name.as_str())
+                    && pod.metadata.namespace == svc_ns
+            });
             Member {
                 ip: pod
                     .status

@@ -33,7 +33,9 @@ pub async fn run(
     )
     .watches(services(), watcher::Config::default(), |s: Service| {
         let ns = s.metadata.namespace.unwrap_or_default();
-        s.metadata.name.map(|n| ObjectRef::<Endpoints>::new(&n).within(&ns))
+        s.metadata
+            .name
+            .map(|n| ObjectRef::<Endpoints>::new(&n).within(&ns))
     })
     .graceful_shutdown_on(shutdown.clone())
     .run(endpoints, error_policy, Arc::new(client.clone()))
@@ -58,27 +60,43 @@ fn error_policy<K>(_: Arc<K>, err: &ControllerError, _: Arc<kube::Client>) -> Ac
 }
 
 /// Whether `namespace/name` is a Service with a selector.
-async fn selects(client: &kube::Client, namespace: &str, name: &str) -> Result<bool, ControllerError> {
+async fn selects(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, ControllerError> {
     let svc = Api::<Service>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
-        .map_err(ControllerError::api(format!("reading service {namespace}/{name}")))?;
+        .map_err(ControllerError::api(format!(
+            "reading service {namespace}/{name}"
+        )))?;
     Ok(svc
         .and_then(|s| s.spec)
         .and_then(|s| s.selector)
         .is_some_and(|s| !s.is_empty()))
 }
 
-async fn endpoints(ep: Arc<Endpoints>, client: Arc<kube::Client>) -> Result<Action, ControllerError> {
+async fn endpoints(
+    ep: Arc<Endpoints>,
+    client: Arc<kube::Client>,
+) -> Result<Action, ControllerError> {
     let namespace = ep.metadata.namespace.clone().unwrap_or_default();
     let name = ep.metadata.name.clone().unwrap_or_default();
     if !selects(&client, &namespace, &name).await? {
-        delete(Api::<Endpoints>::namespaced((*client).clone(), &namespace), &name).await?;
+        delete(
+            Api::<Endpoints>::namespaced((*client).clone(), &namespace),
+            &name,
+        )
+        .await?;
     }
     Ok(Action::await_change())
 }
 
-async fn slice(s: Arc<EndpointSlice>, client: Arc<kube::Client>) -> Result<Action, ControllerError> {
+async fn slice(
+    s: Arc<EndpointSlice>,
+    client: Arc<kube::Client>,
+) -> Result<Action, ControllerError> {
     let namespace = s.metadata.namespace.clone().unwrap_or_default();
     let name = s.metadata.name.clone().unwrap_or_default();
     let service = s
@@ -89,7 +107,11 @@ async fn slice(s: Arc<EndpointSlice>, client: Arc<kube::Client>) -> Result<Actio
         .cloned()
         .unwrap_or_default();
     if !selects(&client, &namespace, &service).await? {
-        delete(Api::<EndpointSlice>::namespaced((*client).clone(), &namespace), &name).await?;
+        delete(
+            Api::<EndpointSlice>::namespaced((*client).clone(), &namespace),
+            &name,
+        )
+        .await?;
         return Ok(Action::await_change());
     }
     // A slice of a living service: look again later, in case the service goes.

@@ -55,7 +55,10 @@ pub async fn run(
     );
 }
 
-async fn services(client: kube::Client, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+async fn services(
+    client: kube::Client,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let services: Api<Service> = Api::all(client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();
@@ -80,7 +83,10 @@ async fn services(client: kube::Client, shutdown: impl std::future::Future<Outpu
             watcher::Config::default(),
             move |ep: Endpoints| by_name(ep.metadata.name, ep.metadata.namespace),
         )
-        .owns(Api::<EndpointSlice>::all(client.clone()), watcher::Config::default())
+        .owns(
+            Api::<EndpointSlice>::all(client.clone()),
+            watcher::Config::default(),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, Arc::new(Context { client }))
         .for_each(|result| async move {
@@ -119,11 +125,16 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, C
     let pods: Vec<Pod> = Api::<Pod>::namespaced(ctx.client.clone(), &namespace)
         .list(&ListParams::default())
         .await
-        .map_err(ControllerError::api(format!("listing pods for service {namespace}/{name}")))?
+        .map_err(ControllerError::api(format!(
+            "listing pods for service {namespace}/{name}"
+        )))?
         .items
         .into_iter()
         .filter(|p| {
-            crate::selector::matches_map(&selector, p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()))
+            crate::selector::matches_map(
+                &selector,
+                p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+            )
         })
         .collect();
     let desired = objects::endpoints(&svc, &build::members(&svc, &pods, false));
@@ -141,14 +152,20 @@ async fn write_endpoints(
 ) -> Result<(), ControllerError> {
     let api: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
     let what = || format!("writing endpoints {namespace}/{name}");
-    match api.get_opt(name).await.map_err(ControllerError::api(what()))? {
+    match api
+        .get_opt(name)
+        .await
+        .map_err(ControllerError::api(what()))?
+    {
         None => {
             api.create(&PostParams::default(), &desired)
                 .await
                 .map_err(ControllerError::api(what()))?;
         }
         Some(current) => {
-            if current.subsets == desired.subsets && current.metadata.labels == desired.metadata.labels {
+            if current.subsets == desired.subsets
+                && current.metadata.labels == desired.metadata.labels
+            {
                 return Ok(());
             }
             desired.metadata.resource_version = current.metadata.resource_version;
@@ -182,7 +199,10 @@ async fn write_slices(
         .items;
     for mut slice in desired.iter().cloned() {
         let slice_name = slice.metadata.name.clone().unwrap_or_default();
-        match current.iter().find(|c| c.metadata.name == slice.metadata.name) {
+        match current
+            .iter()
+            .find(|c| c.metadata.name == slice.metadata.name)
+        {
             None => {
                 api.create(&PostParams::default(), &slice)
                     .await

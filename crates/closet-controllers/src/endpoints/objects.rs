@@ -100,7 +100,10 @@ pub fn endpoints(service: &Service, members: &[Member]) -> Endpoints {
         metadata: ObjectMeta {
             name: service.metadata.name.clone(),
             namespace: service.metadata.namespace.clone(),
-            labels: Some(labels(service, (ENDPOINTS_MANAGED_BY_LABEL, ENDPOINTS_MANAGER))),
+            labels: Some(labels(
+                service,
+                (ENDPOINTS_MANAGED_BY_LABEL, ENDPOINTS_MANAGER),
+            )),
             ..Default::default()
         },
         subsets: Some(subsets).filter(|s| !s.is_empty()),

@@ -65,6 +65,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let local = local_address(args.bind_address, args.https_listen_port);
     let config = closet_apiserver::Config {
         advertise_address: Some(advertise_address(&args, &names).to_string()),
+        default_not_ready_toleration_seconds: Some(args.default_not_ready_toleration_seconds),
+        default_unreachable_toleration_seconds: Some(args.default_unreachable_toleration_seconds),
     };
     let tls_dir = data_dir.join("server").join("tls");
     let node_client = closet_pki::node::load_or_create_apiserver_node_client(&tls_dir, &tls.ca)
@@ -108,7 +110,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     });
     let controllers = tokio::spawn(closet_controllers::run(
         in_process_client(&api, CONTROLLERS_USER),
-        closet_controllers::Settings::default(),
+        closet_controllers::Settings {
+            node_monitor_grace_period: args.node_monitor_grace_period,
+            ..closet_controllers::Settings::default()
+        },
         stopped(stopping.clone()),
     ));
 
