@@ -28,6 +28,8 @@ pub struct Cluster {
     agent: bool,
     running: Mutex<Option<Running>>,
     starts: Mutex<u32>,
+    /// Extra lines for the server's config file.
+    settings: String,
 }
 
 struct Running {
@@ -49,6 +51,27 @@ impl Cluster {
             agent: false,
             running: Mutex::new(None),
             starts: 0.into(),
+            settings: String::new(),
+        };
+        cluster.spawn(false);
+        cluster
+    }
+
+    /// Starts a server without an agent, with extra config-file lines (`settings`, YAML keys
+    /// mirroring the flags), for tests that join a separate `closet agent`.
+    pub fn start_with(settings: &str) -> Self {
+        crate::install_crypto();
+        let dir = tempfile::Builder::new()
+            .prefix("closet-e2e-")
+            .tempdir()
+            .expect("create a temp dir for the cluster");
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            agent: false,
+            running: Mutex::new(None),
+            starts: 0.into(),
+            settings: settings.to_owned(),
         };
         cluster.spawn(false);
         cluster
@@ -69,6 +92,7 @@ impl Cluster {
             agent: true,
             running: Mutex::new(None),
             starts: 0.into(),
+            settings: String::new(),
         };
         cluster.spawn(false);
         cluster.wait_node_ready();
@@ -282,11 +306,12 @@ impl Cluster {
         let log_err = log.try_clone().expect("clone the log file handle");
         // An explicit config file must exist; this one only restates a flag.
         let config = self.dir.path().join("config.yaml");
-        let settings = if self.agent {
+        let mut settings = if self.agent {
             format!("node-name: {}\nnode-api-port: 0\n", Self::NODE)
         } else {
             "disable-agent: true\n".to_owned()
         };
+        settings.push_str(&self.settings);
         std::fs::write(&config, settings).expect("write the server config file");
         let mut cmd = Command::new(&binary);
         cmd.arg("server")

@@ -21,6 +21,7 @@ pub mod node;
 mod process;
 pub mod raw;
 pub mod registry;
+mod standalone;
 
 use std::sync::Once;
 
@@ -29,6 +30,7 @@ pub use eventually::{eventually, eventually_async, patience, scaled, try_eventua
 pub use kubectl::{Background, KubectlOutput, kubectl_available};
 pub use namespace::{TestNs, unique_name};
 pub use process::{run_with_timeout, run_with_timeout_child};
+pub use standalone::StandaloneAgent;
 
 /// Installs rustls's ring provider as the process default, once. kube-rs and the raw client
 /// both build rustls configurations and need one; a second install is harmless.

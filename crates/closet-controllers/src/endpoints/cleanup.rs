@@ -47,10 +47,29 @@ pub async fn run(
             objects::SLICE_MANAGED_BY_LABEL,
             objects::SLICE_MANAGER
         )),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(slice, error_policy, Arc::new(client.clone()))
-    .for_each(|_| async {});
+    );
+    let store = slices.store();
+    let slices = slices
+        .watches(services(), watcher::Config::default(), move |s: Service| {
+            let namespace = s.metadata.namespace.clone();
+            let name = s.metadata.name.clone();
+            store
+                .state()
+                .into_iter()
+                .filter(move |slice| {
+                    slice.metadata.namespace == namespace
+                        && slice
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(objects::SERVICE_NAME_LABEL))
+                            == name.as_ref()
+                })
+                .map(|slice| ObjectRef::from_obj(&*slice))
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(slice, error_policy, Arc::new(client.clone()))
+        .for_each(|_| async {});
     tokio::join!(eps, slices);
 }
 
@@ -114,8 +133,7 @@ async fn slice(
         .await?;
         return Ok(Action::await_change());
     }
-    // A slice of a living service: look again later, in case the service goes.
-    Ok(Action::requeue(Duration::from_secs(60)))
+    Ok(Action::await_change())
 }
 
 async fn delete<K>(api: Api<K>, name: &str) -> Result<(), ControllerError>

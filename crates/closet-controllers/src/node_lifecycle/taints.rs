@@ -58,9 +58,9 @@ pub fn wanted(node: &Node) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     match condition_status(node, "Ready") {
         Some("False") => out.extend([(NOT_READY, NO_EXECUTE), (NOT_READY, NO_SCHEDULE)]),
-        Some("True") => {}
-        // A node that never reported, or whose reports stopped, is unreachable.
-        _ => out.extend([(UNREACHABLE, NO_EXECUTE), (UNREACHABLE, NO_SCHEDULE)]),
+        Some("Unknown") => out.extend([(UNREACHABLE, NO_EXECUTE), (UNREACHABLE, NO_SCHEDULE)]),
+        // Not reported yet: the grace period decides, by setting Unknown.
+        _ => {}
     }
     let by_condition = [
         ("MemoryPressure", MEMORY_PRESSURE),
