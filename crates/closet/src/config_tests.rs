@@ -205,3 +205,34 @@ fn env_lists_split_on_commas_and_booleans_parse() {
     assert!(args.force_unsafe_filesystem);
     assert!(!args.disable_agent, "an empty variable counts as unset");
 }
+
+#[test]
+fn node_lifecycle_settings_layer_like_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.yaml");
+    write(
+        &file,
+        "node-monitor-grace-period: 1m30s\ndefault-unreachable-toleration-seconds: 60\n",
+    );
+    let args = resolve_with(
+        &[&config_flag(&file)],
+        &[("CLOSET_DEFAULT_NOT_READY_TOLERATION_SECONDS", "30")],
+    )
+    .expect("resolve");
+    assert_eq!(
+        args.node_monitor_grace_period,
+        std::time::Duration::from_secs(90)
+    );
+    assert_eq!(args.default_unreachable_toleration_seconds, 60);
+    assert_eq!(args.default_not_ready_toleration_seconds, 30);
+    write(&file, "node-monitor-grace-period: 8\n");
+    let args = resolve_with(&[&config_flag(&file), "--node-monitor-grace-period=5s"], &[])
+        .expect("resolve");
+    assert_eq!(
+        args.node_monitor_grace_period,
+        std::time::Duration::from_secs(5)
+    );
+    write(&file, "node-monitor-grace-period: soon\n");
+    let err = resolve_with(&[&config_flag(&file)], &[]).expect_err("bad duration");
+    assert!(err.to_string().contains("node-monitor-grace-period"), "{err}");
+}

@@ -68,7 +68,8 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
         return;
     }
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let cluster = Cluster::start_with("node-monitor-grace-period: 6s\n");
+    // Longer than the agent's 10 s Lease renewal, shorter than the default 40 s.
+    let cluster = Cluster::start_with("node-monitor-grace-period: 15s\n");
     let agent = StandaloneAgent::join(&cluster);
     node::import_busybox(&cluster);
     let ns = TestNs::new(&cluster);
