@@ -226,13 +226,19 @@ fn node_lifecycle_settings_layer_like_the_others() {
     assert_eq!(args.default_unreachable_toleration_seconds, 60);
     assert_eq!(args.default_not_ready_toleration_seconds, 30);
     write(&file, "node-monitor-grace-period: 8\n");
-    let args = resolve_with(&[&config_flag(&file), "--node-monitor-grace-period=5s"], &[])
-        .expect("resolve");
+    let args = resolve_with(
+        &[&config_flag(&file), "--node-monitor-grace-period=5s"],
+        &[],
+    )
+    .expect("resolve");
     assert_eq!(
         args.node_monitor_grace_period,
         std::time::Duration::from_secs(5)
     );
     write(&file, "node-monitor-grace-period: soon\n");
     let err = resolve_with(&[&config_flag(&file)], &[]).expect_err("bad duration");
-    assert!(err.to_string().contains("node-monitor-grace-period"), "{err}");
+    assert!(
+        err.to_string().contains("node-monitor-grace-period"),
+        "{err}"
+    );
 }

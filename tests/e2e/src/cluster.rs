@@ -153,6 +153,7 @@ impl Cluster {
                 agent: false,
                 running: Mutex::new(None),
                 starts: 0.into(),
+                settings: String::new(),
             };
             cluster.spawn(true);
             cluster
