@@ -10,8 +10,12 @@ use std::time::Duration;
 use closet_apiserver::{ApiServer, Config, auth::User};
 use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    DeleteOptions, Preconditions as K8sPreconditions,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, EvictParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -207,6 +211,56 @@ async fn eviction_without_budget_deletes_and_checks_the_name() {
         .unwrap_err();
     assert!(
         matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
+    // The Eviction's deleteOptions are honoured: a dry run deletes nothing, a wrong uid
+    // precondition is a conflict. (kube-rs's `evict` spells the field `delete_options`, which
+    // upstream ignores too, so these post the Eviction themselves.)
+    let eviction = |options: DeleteOptions| Eviction {
+        metadata: ObjectMeta {
+            name: Some("lonely".into()),
+            ..Default::default()
+        },
+        delete_options: Some(options),
+    };
+    let dry = eviction(DeleteOptions {
+        dry_run: Some(vec!["All".into()]),
+        ..Default::default()
+    });
+    pods.create_subresource::<Eviction, serde_json::Value>(
+        "eviction",
+        "lonely",
+        &PostParams::default(),
+        &dry,
+    )
+    .await
+    .unwrap();
+    assert!(
+        pods.get("lonely")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+    let wrong_uid = eviction(DeleteOptions {
+        preconditions: Some(K8sPreconditions {
+            uid: Some("not-the-uid".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    });
+    let err = pods
+        .create_subresource::<Eviction, serde_json::Value>(
+            "eviction",
+            "lonely",
+            &PostParams::default(),
+            &wrong_uid,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409),
         "{err:?}"
     );
     pods.evict("lonely", &EvictParams::default()).await.unwrap();

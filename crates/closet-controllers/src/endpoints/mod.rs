@@ -236,3 +236,6 @@ async fn write_slices(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
