@@ -38,7 +38,7 @@ fn pod(name: &str, ip: &str, ready: bool, port: i32, terminating: bool) -> Pod {
         metadata: ObjectMeta {
             name: Some(name.into()),
             namespace: Some("ns".into()),
-            deletion_timestamp: terminating.then(|| Time(jiff::Timestamp::UNIX_EPOCH)),
+            deletion_timestamp: terminating.then_some(Time(jiff::Timestamp::UNIX_EPOCH)),
             ..Default::default()
         },
         spec: Some(PodSpec {
