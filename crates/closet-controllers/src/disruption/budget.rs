@@ -2,6 +2,7 @@
 //! pure functions, no I/O (upstream's disruption controller arithmetic).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec;
@@ -10,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// How long an eviction's entry in `disruptedPods` waits for the pod's deletion (as
 /// upstream's DeletionTimeout).
-pub const DELETION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+pub const DELETION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why the expected count could not be worked out.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -113,8 +114,6 @@ pub fn pending_disruptions(
         .map(|(n, t)| (n.clone(), t.clone()))
         .collect()
 }
-
-use std::time::Duration;
 
 #[cfg(test)]
 mod tests {
