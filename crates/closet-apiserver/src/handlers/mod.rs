@@ -10,6 +10,7 @@ mod patch;
 mod read;
 mod review;
 mod scale;
+mod storage;
 mod update;
 mod watch;
 

@@ -3,6 +3,7 @@
 use super::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::json;
+use std::path::PathBuf;
 
 struct Objects {
     config_maps: BTreeMap<String, ConfigMap>,
@@ -27,6 +28,7 @@ impl Objects {
             config_maps: BTreeMap::from([("web-config".into(), cm)]),
             secrets: BTreeMap::from([("tls".into(), secret)]),
             allocatable: BTreeMap::new(),
+            claims: BTreeMap::new(),
         }
     }
 
@@ -35,6 +37,7 @@ impl Objects {
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
+            claims: &self.claims,
         }
     }
 }
