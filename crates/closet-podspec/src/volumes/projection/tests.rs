@@ -9,6 +9,7 @@ struct Objects {
     config_maps: BTreeMap<String, ConfigMap>,
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    claims: BTreeMap<String, Result<PathBuf, String>>,
 }
 
 impl Objects {
