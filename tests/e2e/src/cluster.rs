@@ -222,8 +222,9 @@ impl Cluster {
 
     /// A power cut: SIGKILLs the server, its containerd, the containerd shims and every
     /// container process, all at once, leaving the data dir as it was. [`Cluster::restart`]
-    /// brings the server back on the same data dir and port.
-    pub fn power_cut(&self) {
+    /// brings the server back on the same data dir and port. Returns how many runtime
+    /// processes (containerd, shims, containers) were killed.
+    pub fn power_cut(&self) -> usize {
         let runtime = if self.agent {
             crate::node::runtime_processes(&self.containerd_socket())
         } else {
@@ -241,6 +242,7 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        runtime.len()
     }
 
     /// SIGTERMs the server and asserts that it exits 0 in time.

@@ -116,17 +116,32 @@ fn cut_and_recover(
     ns: &closet_e2e::TestNs<'_>,
     page: &str,
 ) -> Duration {
-    cluster.power_cut();
+    // A marker outside the volume: gone once the container is really a new one.
+    ns.kubectl_ok(&["exec", "web-0", "--", "touch", "/tmp/before-the-cut"]);
+    let killed = cluster.power_cut();
+    // containerd, at least one shim, and the pause and httpd processes below it.
+    assert!(
+        killed >= 3,
+        "the power cut found only {killed} runtime processes"
+    );
     let restarted = Instant::now();
     cluster.restart();
     let attempts_until = Instant::now() + scaled(Duration::from_secs(300));
-    let mut last = String::new();
     loop {
-        match get_through_forward(ns, "web-0", 80, "/index.html") {
-            Ok(body) if body.trim_end() == page.trim_end() => return restarted.elapsed(),
-            Ok(body) => last = format!("answered {body:?}"),
-            Err(e) => last = e,
-        }
+        let last = match get_through_forward(ns, "web-0", 80, "/index.html") {
+            Ok(body) if body.trim_end() == page.trim_end() => {
+                let took = restarted.elapsed();
+                let fresh =
+                    ns.kubectl(&["exec", "web-0", "--", "test", "-e", "/tmp/before-the-cut"]);
+                assert!(
+                    !fresh.success(),
+                    "web-0 still runs the container from before the cut"
+                );
+                return took;
+            }
+            Ok(body) => format!("answered {body:?}"),
+            Err(e) => e,
+        };
         if Instant::now() > attempts_until {
             let yaml = ns.kubectl(&["get", "pod", "web-0", "-o", "yaml"]).stdout;
             cluster.fail(format!("web-0 never served the page again: {last}\n{yaml}"));
