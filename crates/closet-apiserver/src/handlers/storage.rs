@@ -35,10 +35,9 @@ pub(crate) async fn admit_create(
         add_finalizer(obj, PVC_PROTECTION);
         if needs_class(obj)
             && let Some(class) = default_class(shared).await?
+            && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
         {
-            if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.insert("storageClassName".into(), json!(class));
-            }
+            spec.insert("storageClassName".into(), json!(class));
         }
     }
     Ok(())
