@@ -143,6 +143,10 @@ impl Agent {
         )
         .await?;
         node::renew_lease(&client, &name).await?;
+        let storage_root = closet_storage::node::storage_root(&config.agent_dir);
+        if let Err(err) = closet_storage::node::advertise(&client, &name, &storage_root).await {
+            tracing::warn!("{}", closet_storage::error_chain(&err));
+        }
 
         let pod_cidr = node::wait_for_pod_cidr(&client, &name).await?;
         let cni_dir = config.agent_dir.join("cni");
@@ -196,6 +200,12 @@ impl Agent {
             }
         };
         let pod_loop = tokio::spawn(pods::run(shared, stopped()));
+        let reclaim = tokio::spawn(closet_storage::node::reclaim(
+            client.clone(),
+            name.clone(),
+            storage_root,
+            stopped(),
+        ));
         let heartbeat = async {
             let mut lease = tokio::time::interval(node::LEASE_RENEW);
             let mut last_report = tokio::time::Instant::now();
@@ -234,6 +244,7 @@ impl Agent {
         };
         tokio::join!(heartbeat, signal);
         let _ = tokio::time::timeout(Duration::from_secs(5), pod_loop).await;
+        reclaim.abort();
         Ok(())
     }
 }

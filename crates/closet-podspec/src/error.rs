@@ -131,6 +131,14 @@ pub enum SpecError {
         /// The volume source, as the API names it (`persistentVolumeClaim`, `nfs` ...).
         kind: &'static str,
     },
+    /// A persistentVolumeClaim volume's claim cannot be used yet (not bound, not found).
+    #[error("volume {volume:?}: {why}")]
+    ClaimNotReady {
+        /// The volume's name.
+        volume: String,
+        /// Why, for the pod's status.
+        why: String,
+    },
     /// A volume could not be set up; the inner error says why.
     #[error("volume {volume:?}: {source}")]
     Volume {
@@ -200,6 +208,7 @@ impl SpecError {
             SpecError::InvalidImageName { .. } => reasons::INVALID_IMAGE_NAME,
             SpecError::Volume { .. }
             | SpecError::UnsupportedVolume { .. }
+            | SpecError::ClaimNotReady { .. }
             | SpecError::HostPathType { .. }
             | SpecError::HostPathMissing { .. }
             | SpecError::Hostname(_) => reasons::CONTAINER_CREATING,
@@ -213,6 +222,7 @@ impl SpecError {
             SpecError::InvalidImageName { .. } => reasons::INSPECT_FAILED,
             SpecError::Volume { .. }
             | SpecError::UnsupportedVolume { .. }
+            | SpecError::ClaimNotReady { .. }
             | SpecError::HostPathType { .. }
             | SpecError::HostPathMissing { .. } => reasons::FAILED_MOUNT,
             SpecError::Hostname(_) => reasons::FAILED_CREATE_POD_SANDBOX,
@@ -230,7 +240,9 @@ impl SpecError {
 
     pub(crate) fn in_volume(self, volume: &str) -> Self {
         match self {
-            already @ (SpecError::Volume { .. } | SpecError::UnsupportedVolume { .. }) => already,
+            already @ (SpecError::Volume { .. }
+            | SpecError::UnsupportedVolume { .. }
+            | SpecError::ClaimNotReady { .. }) => already,
             other => SpecError::Volume {
                 volume: volume.to_owned(),
                 source: Box::new(other),

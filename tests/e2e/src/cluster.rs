@@ -245,6 +245,31 @@ impl Cluster {
         }
     }
 
+    /// A power cut: SIGKILLs the server, its containerd, the containerd shims and every
+    /// container process, all at once, leaving the data dir as it was. [`Cluster::restart`]
+    /// brings the server back on the same data dir and port. Returns how many runtime
+    /// processes (containerd, shims, containers) were killed.
+    pub fn power_cut(&self) -> usize {
+        let runtime = if self.agent {
+            crate::node::runtime_processes(&self.containerd_socket())
+        } else {
+            Vec::new()
+        };
+        self.kill9();
+        process::sigkill_all(&runtime);
+        // Bounded wait until the processes are gone, so the restart finds no live containerd.
+        for _ in 0..100 {
+            if runtime
+                .iter()
+                .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        runtime.len()
+    }
+
     /// SIGTERMs the server and asserts that it exits 0 in time.
     pub fn stop(&self) {
         let Some(mut r) = self.lock().take() else {

@@ -127,3 +127,64 @@ pub fn wait_for_image(cluster: &crate::Cluster, reference: &str) {
         cluster.fail(e);
     }
 }
+
+/// The process ids of the containerd at `socket`, its shims (which name the socket in their
+/// `-address`), and every process below the shims: the containers.
+pub fn runtime_processes(socket: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    if let Some(pid) = std::fs::read_to_string(socket.with_file_name("containerd.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    {
+        pids.push(pid);
+    }
+    let address = socket.to_string_lossy().into_owned();
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    let mut shims = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.first().is_some_and(|a| a.contains("containerd-shim"))
+            && args
+                .windows(2)
+                .any(|w| w[0] == "-address" && w[1] == address)
+        {
+            shims.push(pid);
+        }
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut below = shims.clone();
+    let mut i = 0;
+    while i < below.len() && below.len() < 10_000 {
+        let parent = below[i];
+        below.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    pids.extend(below);
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}

@@ -130,3 +130,16 @@ pub(crate) fn watchdog(server: u32, cleanup: Option<&Path>) -> Option<Child> {
         .spawn()
         .ok()
 }
+
+/// SIGKILLs every pid in `pids` with one `kill(1)`.
+pub(crate) fn sigkill_all(pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}

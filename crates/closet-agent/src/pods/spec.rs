@@ -18,6 +18,9 @@ pub struct SpecFailure {
     pub reason: String,
     /// For the user.
     pub message: String,
+    /// The pod waits for something else to happen (a claim to be bound), not for a fault to
+    /// clear: retried at a steady pace rather than with back-off.
+    pub waiting: bool,
 }
 
 impl SpecFailure {
@@ -26,6 +29,7 @@ impl SpecFailure {
         Self {
             reason: reason.to_owned(),
             message,
+            waiting: false,
         }
     }
 }
@@ -35,6 +39,7 @@ impl From<podspec::SpecError> for SpecFailure {
         Self {
             reason: err.reason().to_owned(),
             message: err.to_string(),
+            waiting: matches!(err, podspec::SpecError::ClaimNotReady { .. }),
         }
     }
 }
@@ -137,6 +142,7 @@ pub async fn prepare_volumes(
     pod: &Pod,
 ) -> Result<podspec::volumes::VolumeMap, SpecFailure> {
     let env = fetch_environment(shared, pod).await?;
+    let claims = resolve_claims(shared, pod).await?;
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let dir = pod_dir(shared, &uid);
     let pod = pod.clone();
@@ -146,12 +152,58 @@ pub async fn prepare_volumes(
             config_maps: &env.config_maps,
             secrets: &env.secrets,
             node_allocatable: &allocatable,
+            claims: &claims,
         };
         podspec::volumes::prepare(&pod, &dir, &ctx)
     })
     .await
     .map_err(|e| SpecFailure::new("CreateContainerConfigError", e.to_string()))?
     .map_err(SpecFailure::from)
+}
+
+/// Follows each of the pod's claims to its volume's directory on this node, creating the
+/// directory on first use; a claim not bound yet maps to why, and the pod waits.
+async fn resolve_claims(
+    shared: &Shared,
+    pod: &Pod,
+) -> Result<BTreeMap<String, Result<PathBuf, String>>, SpecFailure> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let fs_group = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.as_ref())
+        .and_then(|s| s.fs_group)
+        .and_then(|g| u32::try_from(g).ok());
+    let mut claims = BTreeMap::new();
+    let names = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| c.claim_name.clone());
+    for name in names {
+        let failure = |e: closet_storage::StorageError| {
+            SpecFailure::new("ContainerCreating", closet_storage::error_chain(&e))
+        };
+        let resolved = closet_storage::node::resolve(&shared.client, &namespace, &name)
+            .await
+            .map_err(failure)?;
+        let entry = match resolved {
+            closet_storage::node::Claim::Ready { path, .. } => {
+                let dir = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    closet_storage::node::ensure_dir(&dir, fs_group)
+                })
+                .await
+                .map_err(|e| SpecFailure::new("ContainerCreating", e.to_string()))?
+                .map_err(failure)?;
+                Ok(path)
+            }
+            closet_storage::node::Claim::Waiting(why) => Err(why),
+        };
+        claims.insert(name, entry);
+    }
+    Ok(claims)
 }
 
 /// The container config for one instance of `container`.

@@ -24,6 +24,8 @@ use crate::AgentError;
 const RESYNC: Duration = Duration::from_secs(10);
 /// How often configMap, secret and downwardAPI volumes are refreshed.
 const VOLUME_REFRESH: Duration = Duration::from_secs(10);
+/// How often a pod waiting for its claims to be bound looks again.
+const CLAIM_RECHECK: Duration = Duration::from_secs(2);
 
 /// What a pass decided.
 #[derive(Debug)]
@@ -125,11 +127,19 @@ impl Worker {
             }
             Err(failure) => {
                 let failures = self.sandbox_backoff.map_or(1, |(_, n)| n + 1);
-                let delay = Duration::from_secs(1)
-                    .saturating_mul(1u32 << failures.min(6))
-                    .min(Duration::from_secs(60));
+                let delay = if failure.waiting {
+                    CLAIM_RECHECK
+                } else {
+                    Duration::from_secs(1)
+                        .saturating_mul(1u32 << failures.min(6))
+                        .min(Duration::from_secs(60))
+                };
                 self.sandbox_backoff = Some((Instant::now() + delay, failures));
-                tracing::warn!(pod = %format!("{namespace}/{name}"), "{}", failure.message);
+                if failure.waiting {
+                    tracing::info!(pod = %format!("{namespace}/{name}"), "{}", failure.message);
+                } else {
+                    tracing::warn!(pod = %format!("{namespace}/{name}"), "{}", failure.message);
+                }
                 for c in all_containers(&pod) {
                     self.waiting.insert(
                         c.name.clone(),

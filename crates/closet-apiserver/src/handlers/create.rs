@@ -38,6 +38,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
     if let Some(ns) = call.namespace() {
         ensure_namespace_open(shared, &call.info, ns).await?;
     }
+    super::storage::admit_create(shared, &call.info, &mut obj).await?;
     for attempt in 1..=GENERATE_NAME_ATTEMPTS {
         let mut candidate = obj.clone();
         if let Some(base) = &generate {

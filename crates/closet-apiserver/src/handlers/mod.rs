@@ -11,6 +11,7 @@ mod patch;
 mod read;
 mod review;
 mod scale;
+mod storage;
 mod update;
 mod watch;
 

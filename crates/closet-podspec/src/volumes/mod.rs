@@ -47,6 +47,9 @@ pub struct VolumeContext<'a> {
     pub secrets: &'a BTreeMap<String, Secret>,
     /// The node's `status.allocatable`, for downwardAPI `resourceFieldRef` without limits.
     pub node_allocatable: &'a BTreeMap<String, Quantity>,
+    /// The pod's claims by name: the bound volume's directory on this node, or why the
+    /// claim cannot be used yet. The caller resolves claims and creates the directories.
+    pub claims: &'a BTreeMap<String, Result<PathBuf, String>>,
 }
 
 /// The kind of a prepared volume.
@@ -64,10 +67,13 @@ pub enum VolumeKind {
     Projected,
     /// `downwardAPI`.
     DownwardApi,
+    /// `persistentVolumeClaim`: the bound volume's directory.
+    PersistentVolumeClaim,
 }
 
 impl VolumeKind {
-    /// The plugin directory name under `<pod_dir>/volumes/` (`None` for hostPath).
+    /// The plugin directory name under `<pod_dir>/volumes/` (`None` for hostPath and claims,
+    /// which are mounted from where they are).
     pub fn plugin_dir(self) -> Option<&'static str> {
         match self {
             VolumeKind::EmptyDir => Some("kubernetes.io~empty-dir"),
@@ -76,6 +82,7 @@ impl VolumeKind {
             VolumeKind::Secret => Some("kubernetes.io~secret"),
             VolumeKind::Projected => Some("kubernetes.io~projected"),
             VolumeKind::DownwardApi => Some("kubernetes.io~downward-api"),
+            VolumeKind::PersistentVolumeClaim => None,
         }
     }
 }
@@ -172,6 +179,24 @@ fn prepare_one(
             host_path,
             read_only: false,
         });
+    }
+    if let Some(source) = &volume.persistent_volume_claim {
+        let not_ready = |why: String| SpecError::ClaimNotReady {
+            volume: volume.name.clone(),
+            why,
+        };
+        return match ctx.claims.get(&source.claim_name) {
+            Some(Ok(path)) => Ok(PreparedVolume {
+                kind: VolumeKind::PersistentVolumeClaim,
+                host_path: path.clone(),
+                read_only: source.read_only.unwrap_or(false),
+            }),
+            Some(Err(why)) => Err(not_ready(why.clone())),
+            None => Err(not_ready(format!(
+                "persistentvolumeclaim {:?} not resolved",
+                source.claim_name
+            ))),
+        };
     }
     // Secret material and pod metadata stay in memory, as upstream; ConfigMaps go to disk.
     if let Some(source) = &volume.config_map {

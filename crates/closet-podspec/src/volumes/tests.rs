@@ -11,6 +11,7 @@ struct Objects {
     config_maps: BTreeMap<String, ConfigMap>,
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, Quantity>,
+    claims: BTreeMap<String, Result<PathBuf, String>>,
 }
 
 impl Objects {
@@ -19,6 +20,7 @@ impl Objects {
             config_maps: BTreeMap::new(),
             secrets: BTreeMap::new(),
             allocatable: BTreeMap::new(),
+            claims: BTreeMap::new(),
         };
         objects.set_config("v1");
         let secret: Secret = serde_json::from_value(json!({
@@ -42,6 +44,7 @@ impl Objects {
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
+            claims: &self.claims,
         }
     }
 }
@@ -104,11 +107,11 @@ fn empty_dir_on_disk() {
 fn unsupported_and_failing_volumes_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let objects = Objects::new();
-    let pvc = pod(json!([{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]));
-    let err = prepare(&pvc, dir.path(), &objects.ctx()).unwrap_err();
+    let nfs = pod(json!([{"name": "data", "nfs": {"server": "s", "path": "/"}}]));
+    let err = prepare(&nfs, dir.path(), &objects.ctx()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "volume \"data\": persistentVolumeClaim volumes are not supported yet"
+        "volume \"data\": nfs volumes are not supported yet"
     );
     assert_eq!(err.reason(), "ContainerCreating");
 
@@ -274,4 +277,31 @@ fn cleanup_does_not_follow_links_out_of_the_pod_dir() {
     cleanup(&pod_dir).unwrap();
     assert!(!pod_dir.exists());
     assert_eq!(fs::read_to_string(outside.join("file")).unwrap(), "keep");
+}
+
+#[test]
+fn claims_mount_their_volume_directory_or_say_why_they_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut objects = Objects::new();
+    let pvc = pod(
+        json!([{"name": "data", "persistentVolumeClaim": {"claimName": "www", "readOnly": true}}]),
+    );
+    let err = prepare(&pvc, dir.path(), &objects.ctx()).unwrap_err();
+    assert_eq!(err.reason(), "ContainerCreating");
+    objects.claims.insert(
+        "www".into(),
+        Err("waiting for persistentvolumeclaim \"www\" to be bound".into()),
+    );
+    let err = prepare(&pvc, dir.path(), &objects.ctx()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "volume \"data\": waiting for persistentvolumeclaim \"www\" to be bound"
+    );
+    let volume = dir.path().join("pvc-1");
+    objects.claims.insert("www".into(), Ok(volume.clone()));
+    let map = prepare(&pvc, &dir.path().join("pod"), &objects.ctx()).unwrap();
+    let data = map.get("data").unwrap();
+    assert_eq!(data.kind, VolumeKind::PersistentVolumeClaim);
+    assert_eq!(data.host_path, volume);
+    assert!(data.read_only);
 }

@@ -3,11 +3,13 @@
 use super::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::json;
+use std::path::PathBuf;
 
 struct Objects {
     config_maps: BTreeMap<String, ConfigMap>,
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    claims: BTreeMap<String, Result<PathBuf, String>>,
 }
 
 impl Objects {
@@ -27,6 +29,7 @@ impl Objects {
             config_maps: BTreeMap::from([("web-config".into(), cm)]),
             secrets: BTreeMap::from([("tls".into(), secret)]),
             allocatable: BTreeMap::new(),
+            claims: BTreeMap::new(),
         }
     }
 
@@ -35,6 +38,7 @@ impl Objects {
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
+            claims: &self.claims,
         }
     }
 }

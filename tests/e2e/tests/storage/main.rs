@@ -1,0 +1,146 @@
+//! Local volumes and StatefulSets on a real node: claims bound on first use, data on the
+//! node's disk, protection while in use, both reclaim policies, and the power-cut drill.
+//!
+//! Every test starts its own cluster with the agent on; run them under the machine-wide
+//! node lock (`flock /tmp/closet-node.lock cargo test -p closet-e2e --test storage`).
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod claims;
+mod powercut;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use closet_e2e::{Cluster, TestNs, node};
+
+/// A cluster with a node agent, held by one test at a time.
+pub struct NodeCluster {
+    cluster: Cluster,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for NodeCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A cluster with its agent and busybox imported; `None` (the test skips) without kubectl,
+/// containerd or root.
+pub fn node_cluster() -> Option<NodeCluster> {
+    if !closet_e2e::kubectl_available() {
+        eprintln!("skipping: no kubectl on the PATH");
+        return None;
+    }
+    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
+        eprintln!("skipping: {e}");
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0");
+    if !root {
+        eprintln!("skipping: the node agent needs root");
+        return None;
+    }
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let cluster = Cluster::with_agent();
+    node::import_busybox(&cluster);
+    Some(NodeCluster {
+        cluster,
+        _turn: turn,
+    })
+}
+
+/// Waits until `pod` is Ready.
+pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
+    let out = ns.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("pod/{pod}"),
+        "--timeout=120s",
+    ]);
+    if !out.success() {
+        let yaml = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
+        ns.cluster().fail(format!(
+            "{pod} never became Ready: {}\n{yaml}",
+            out.describe()
+        ));
+    }
+}
+
+/// A jsonpath of an object.
+pub fn get(ns: &TestNs<'_>, what: &str, path: &str) -> String {
+    ns.kubectl_ok(&["get", what, "-o", &format!("jsonpath={path}")])
+}
+
+/// A free port of 127.0.0.1.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `GET path` over plain HTTP/1.0 at 127.0.0.1:`port`: the body of a 200 answer.
+pub fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no header end in {answer:?}"))?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("answer: {head}"));
+    }
+    Ok(body.to_owned())
+}
+
+/// One GET through a fresh `kubectl port-forward` to `pod`'s `remote` port; the forward is
+/// stopped before returning.
+pub fn get_through_forward(
+    ns: &TestNs<'_>,
+    pod: &str,
+    remote: u16,
+    path: &str,
+) -> Result<String, String> {
+    let port = free_port();
+    let mut forward: Child = ns
+        .kubectl_command(&[
+            "port-forward",
+            &format!("pod/{pod}"),
+            &format!("{port}:{remote}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // The forward listens once kubectl has reached the pod; try for a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let result = loop {
+        let attempt = http_get(port, path);
+        if attempt.is_ok() || Instant::now() > deadline {
+            break attempt;
+        }
+        if let Ok(Some(status)) = forward.try_wait() {
+            break Err(format!("kubectl port-forward exited: {status}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = forward.kill();
+    let _ = forward.wait();
+    result
+}
