@@ -173,6 +173,11 @@ fn subresource_shape(info: &ResourceInfo, sub: &str) -> SubresourceShape {
             &["get", "patch", "update"],
         ),
         "binding" => ("Binding", None, &["create"]),
+        "token" => (
+            "TokenRequest",
+            Some(("authentication.k8s.io", "v1")),
+            &["create"],
+        ),
         "finalize" => (&info.kind, None, &["update"]),
         _ => (&info.kind, None, &["get", "patch", "update"]),
     };
