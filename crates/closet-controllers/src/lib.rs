@@ -14,6 +14,8 @@
 pub mod binder;
 pub mod namespace;
 pub mod node_ipam;
+pub mod root_ca;
+pub mod serviceaccount;
 
 use std::future::Future;
 
@@ -57,6 +59,9 @@ pub struct Settings {
     pub cluster_cidr: node_ipam::Ipv4Net,
     /// The prefix length of each node's pod CIDR.
     pub node_cidr_prefix: u8,
+    /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every
+    /// namespace; unset, that ConfigMap is not managed.
+    pub root_ca_pem: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +74,7 @@ impl Default for Settings {
                 },
             ),
             node_cidr_prefix: node_ipam::DEFAULT_NODE_PREFIX,
+            root_ca_pem: None,
         }
     }
 }
@@ -98,6 +104,8 @@ pub async fn run(
             settings.node_cidr_prefix,
             stopped()
         ),
+        serviceaccount::run(client.clone(), stopped()),
+        root_ca::run(client.clone(), settings.root_ca_pem.clone(), stopped()),
         binder::run(client, stopped()),
     );
     signal.abort();

@@ -11,6 +11,7 @@ struct Objects {
     config_maps: BTreeMap<String, ConfigMap>,
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, Quantity>,
+    tokens: BTreeMap<crate::volumes::TokenKey, String>,
 }
 
 impl Objects {
@@ -19,6 +20,7 @@ impl Objects {
             config_maps: BTreeMap::new(),
             secrets: BTreeMap::new(),
             allocatable: BTreeMap::new(),
+            tokens: BTreeMap::new(),
         };
         objects.set_config("v1");
         let secret: Secret = serde_json::from_value(json!({
@@ -42,6 +44,7 @@ impl Objects {
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
+            service_account_tokens: &self.tokens,
         }
     }
 }
