@@ -79,12 +79,7 @@ impl Server {
             ..Default::default()
         };
         Api::<ServiceAccount>::namespaced(self.admin.clone(), ns)
-            .create_subresource(
-                "token",
-                account,
-                &PostParams::default(),
-                serde_json::to_vec(&request).unwrap(),
-            )
+            .create_subresource("token", account, &PostParams::default(), &request)
             .await
     }
 }

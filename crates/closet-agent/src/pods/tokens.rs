@@ -132,10 +132,9 @@ async fn request(client: &kube::Client, pod: &Pod, key: &TokenKey) -> Result<Cac
         account: account.clone(),
         source,
     };
-    let body = serde_json::to_vec(&request).map_err(|e| fail(kube::Error::SerdeError(e)))?;
     let issued_at = jiff::Timestamp::now().as_second();
     let answer: TokenRequest = Api::<ServiceAccount>::namespaced(client.clone(), &namespace)
-        .create_subresource("token", &account, &PostParams::default(), body)
+        .create_subresource("token", &account, &PostParams::default(), &request)
         .await
         .map_err(fail)?;
     let status = answer.status.unwrap_or_default();
