@@ -137,7 +137,12 @@ async fn request(client: &kube::Client, pod: &Pod, key: &TokenKey) -> Result<Cac
         .create_subresource("token", &account, &PostParams::default(), &request)
         .await
         .map_err(fail)?;
-    let status = answer.status.unwrap_or_default();
+    // A 201 without a status is the server's fault; treat it as a failed request.
+    let status = answer.status.ok_or_else(|| {
+        fail(kube::Error::Service(
+            "the token request was answered without a token".into(),
+        ))
+    })?;
     Ok(Cached {
         token: status.token,
         issued_at,
