@@ -26,7 +26,8 @@ async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
     let key = ServiceAccountKey::generate().unwrap().0;
-    let api = ApiServer::new(store, Config::default()).with_token_authority(TokenAuthority::new(key));
+    let api =
+        ApiServer::new(store, Config::default()).with_token_authority(TokenAuthority::new(key));
     api.bootstrap().await.unwrap();
     let admin = User {
         name: "test-admin".into(),
@@ -177,7 +178,10 @@ async fn bad_tokens_and_foreign_audiences_get_401() {
         .status
         .unwrap()
         .token;
-    assert_eq!(code(&whoami(s.with_token(&foreign)).await.unwrap_err()), 401);
+    assert_eq!(
+        code(&whoami(s.with_token(&foreign)).await.unwrap_err()),
+        401
+    );
 
     // TokenReview with the audience asked for accepts it.
     let review = TokenReview {
@@ -205,8 +209,12 @@ async fn deleting_the_service_account_revokes_its_tokens() {
     let s = server().await;
     s.namespace("app").await;
     let accounts: Api<ServiceAccount> = Api::namespaced(s.admin.clone(), "app");
-    let robot: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
-    accounts.create(&PostParams::default(), &robot).await.unwrap();
+    let robot: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
+    accounts
+        .create(&PostParams::default(), &robot)
+        .await
+        .unwrap();
     let token = s
         .request_token("app", "robot", TokenRequestSpec::default())
         .await
@@ -218,10 +226,16 @@ async fn deleting_the_service_account_revokes_its_tokens() {
         whoami(s.with_token(&token)).await.unwrap().0,
         "system:serviceaccount:app:robot"
     );
-    accounts.delete("robot", &DeleteParams::default()).await.unwrap();
+    accounts
+        .delete("robot", &DeleteParams::default())
+        .await
+        .unwrap();
     assert_eq!(code(&whoami(s.with_token(&token)).await.unwrap_err()), 401);
     // A new account of the same name is another identity: the old token stays dead.
-    accounts.create(&PostParams::default(), &robot).await.unwrap();
+    accounts
+        .create(&PostParams::default(), &robot)
+        .await
+        .unwrap();
     assert_eq!(code(&whoami(s.with_token(&token)).await.unwrap_err()), 401);
 }
 
@@ -312,8 +326,12 @@ async fn token_requests_are_validated() {
 
     // A pod running as another account cannot hold this account's token.
     let accounts: Api<ServiceAccount> = Api::namespaced(s.admin.clone(), "app");
-    let robot: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
-    accounts.create(&PostParams::default(), &robot).await.unwrap();
+    let robot: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
+    accounts
+        .create(&PostParams::default(), &robot)
+        .await
+        .unwrap();
     Api::<Pod>::namespaced(s.admin.clone(), "app")
         .create(
             &PostParams::default(),
@@ -356,12 +374,22 @@ async fn pods_get_the_token_volume_unless_automount_is_off() {
     let token = sources[0].service_account_token.as_ref().unwrap();
     assert_eq!(token.expiration_seconds, Some(3607));
     assert_eq!(token.path, "token");
-    assert_eq!(sources[1].config_map.as_ref().unwrap().name, "kube-root-ca.crt");
+    assert_eq!(
+        sources[1].config_map.as_ref().unwrap().name,
+        "kube-root-ca.crt"
+    );
     assert!(sources[2].downward_api.is_some());
-    for container in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+    for container in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
         let mount = &container.volume_mounts.as_ref().unwrap()[0];
         assert_eq!(mount.name, volume.name);
-        assert_eq!(mount.mount_path, "/var/run/secrets/kubernetes.io/serviceaccount");
+        assert_eq!(
+            mount.mount_path,
+            "/var/run/secrets/kubernetes.io/serviceaccount"
+        );
         assert_eq!(mount.read_only, Some(true));
     }
 

@@ -109,7 +109,9 @@ pub async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, 
             return Ok(Action::requeue(Duration::from_secs(1)));
         }
         Err(err) => {
-            return Err(ControllerError::api(format!("publishing {name}/{CONFIGMAP}"))(err));
+            return Err(ControllerError::api(format!(
+                "publishing {name}/{CONFIGMAP}"
+            ))(err));
         }
     }
     Ok(Action::await_change())

@@ -32,11 +32,14 @@ pub async fn run(
     let ctx = Arc::new(Context { client });
     Controller::new(namespaces, watcher::Config::default())
         // A deleted `default` account wakes its namespace up.
-        .watches(accounts, watcher::Config::default(), |sa: ServiceAccount| {
-            let ns = sa.metadata.namespace.clone()?;
-            (sa.metadata.name.as_deref() == Some(DEFAULT_ACCOUNT))
-                .then(|| ObjectRef::new(&ns))
-        })
+        .watches(
+            accounts,
+            watcher::Config::default(),
+            |sa: ServiceAccount| {
+                let ns = sa.metadata.namespace.clone()?;
+                (sa.metadata.name.as_deref() == Some(DEFAULT_ACCOUNT)).then(|| ObjectRef::new(&ns))
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -58,7 +61,9 @@ pub async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Context>) -> Result<Action, 
     let existing = accounts
         .get_opt(DEFAULT_ACCOUNT)
         .await
-        .map_err(ControllerError::api(format!("reading {name}/{DEFAULT_ACCOUNT}")))?;
+        .map_err(ControllerError::api(format!(
+            "reading {name}/{DEFAULT_ACCOUNT}"
+        )))?;
     if existing.is_some_and(|sa| sa.metadata.deletion_timestamp.is_none()) {
         return Ok(Action::await_change());
     }

@@ -47,9 +47,13 @@ async fn every_namespace_keeps_its_default_account_and_root_ca() {
         root_ca_pem: Some(CA.to_owned()),
         ..Default::default()
     };
-    let controllers = tokio::spawn(closet_controllers::run(client.clone(), settings, async move {
-        let _ = stop_rx.await;
-    }));
+    let controllers = tokio::spawn(closet_controllers::run(
+        client.clone(),
+        settings,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
 
     let ns = Namespace {
         metadata: ObjectMeta {

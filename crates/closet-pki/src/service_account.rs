@@ -59,9 +59,11 @@ impl ServiceAccountKey {
     /// A new random key and its PKCS#8 PEM text.
     pub fn generate() -> Result<(Self, String), PkiError> {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| PkiError::Crypto {
-                what: "generating the service account key",
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| {
+                PkiError::Crypto {
+                    what: "generating the service account key",
+                }
             })?;
         let pem = pem_text(pkcs8.as_ref());
         let key = Self::from_der(pkcs8.as_ref()).ok_or(PkiError::Crypto {

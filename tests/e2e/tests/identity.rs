@@ -147,7 +147,10 @@ fn kubectl_create_token_authenticates_as_the_account() {
     assert!(err.contains("Unauthorized"), "{err}");
     // So are tokens of an account that is gone.
     ns.kubectl_ok(&["create", "serviceaccount", "robot"]);
-    let robot = ns.kubectl_ok(&["create", "token", "robot"]).trim().to_owned();
+    let robot = ns
+        .kubectl_ok(&["create", "token", "robot"])
+        .trim()
+        .to_owned();
     assert!(whoami_with(&ns, &robot).is_ok());
     ns.kubectl_ok(&["delete", "serviceaccount", "robot"]);
     let err = whoami_with(&ns, &robot).unwrap_err();
@@ -198,10 +201,14 @@ fn a_pods_mounted_token_is_real_and_dies_with_the_pod() {
     ]);
     if !out.success() {
         let yaml = ns.kubectl(&["get", "pod", "holder", "-o", "yaml"]).stdout;
-        cluster.fail(format!("holder never became Ready: {}\n{yaml}", out.describe()));
+        cluster.fail(format!(
+            "holder never became Ready: {}\n{yaml}",
+            out.describe()
+        ));
     }
     let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-    let read = |file: &str| ns.kubectl_ok(&["exec", "holder", "--", "cat", &format!("{dir}/{file}")]);
+    let read =
+        |file: &str| ns.kubectl_ok(&["exec", "holder", "--", "cat", &format!("{dir}/{file}")]);
     assert_eq!(read("namespace"), ns.name());
     assert_eq!(read("ca.crt").trim(), cluster_ca(&cluster).trim());
     let token = read("token").trim().to_owned();
@@ -210,9 +217,13 @@ fn a_pods_mounted_token_is_real_and_dies_with_the_pod() {
     assert_eq!(whoami_with(&ns, &token).as_deref(), Ok(expected.as_str()));
 
     ns.kubectl_ok(&["delete", "pod", "holder", "--wait=true", "--timeout=120s"]);
-    let err = ns.eventually(Duration::from_secs(120), || match whoami_with(&ns, &token) {
-        Err(err) => Ok(err),
-        Ok(user) => Err(format!("the deleted pod's token still authenticates as {user}")),
+    let err = ns.eventually(Duration::from_secs(120), || {
+        match whoami_with(&ns, &token) {
+            Err(err) => Ok(err),
+            Ok(user) => Err(format!(
+                "the deleted pod's token still authenticates as {user}"
+            )),
+        }
     });
     assert!(err.contains("Unauthorized"), "{err}");
 }

@@ -64,8 +64,7 @@ async fn token_review(shared: &Shared, review: &serde_json::Value) -> serde_json
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
         });
-    let result =
-        crate::serviceaccount::authn::authenticate(shared, token, wanted.as_deref()).await;
+    let result = crate::serviceaccount::authn::authenticate(shared, token, wanted.as_deref()).await;
     let audiences = wanted.unwrap_or_else(|| {
         shared
             .tokens

@@ -36,7 +36,11 @@ pub(crate) async fn admit_pod(shared: &Shared, namespace: &str, pod: &mut Value)
     };
     let named = ["serviceAccountName", "serviceAccount"]
         .iter()
-        .find_map(|f| spec.get(*f).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .find_map(|f| {
+            spec.get(*f)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
         .unwrap_or("default")
         .to_owned();
     spec.insert("serviceAccountName".into(), json!(named));
@@ -55,7 +59,11 @@ pub(crate) async fn admit_pod(shared: &Shared, namespace: &str, pod: &mut Value)
     let automount = spec
         .get("automountServiceAccountToken")
         .and_then(Value::as_bool)
-        .or_else(|| account.get("automountServiceAccountToken").and_then(Value::as_bool))
+        .or_else(|| {
+            account
+                .get("automountServiceAccountToken")
+                .and_then(Value::as_bool)
+        })
         .unwrap_or(true);
     // Without a signing key no token could fill the volume; such a server (a test, or one
     // built without service account support) leaves pods as they are.
@@ -166,7 +174,10 @@ mod tests {
         }));
         mount_token(&mut s, || 3);
         assert_eq!(s["volumes"].as_array().unwrap().len(), 1);
-        assert_eq!(s["containers"][0]["volumeMounts"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            s["containers"][0]["volumeMounts"].as_array().unwrap().len(),
+            1
+        );
     }
 
     #[test]

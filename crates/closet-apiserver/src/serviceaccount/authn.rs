@@ -53,7 +53,15 @@ pub(crate) async fn authenticate(
 async fn check_objects(shared: &Shared, claims: &Claims, now: i64) -> Result<(), TokenError> {
     let k = &claims.kubernetes;
     let ns = Some(k.namespace.as_str());
-    live(shared, "serviceaccounts", "service account", ns, &k.serviceaccount, now).await?;
+    live(
+        shared,
+        "serviceaccounts",
+        "service account",
+        ns,
+        &k.serviceaccount,
+        now,
+    )
+    .await?;
     if let Some(pod) = &k.pod {
         live(shared, "pods", "pod", ns, pod, now).await?;
     }
@@ -114,7 +122,10 @@ mod tests {
     #[test]
     fn deletion_counts_only_once_the_grace_has_passed() {
         let obj = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:30Z"}});
-        let at = "2026-01-01T00:00:30Z".parse::<jiff::Timestamp>().unwrap().as_second();
+        let at = "2026-01-01T00:00:30Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second();
         assert!(!deleted_before(&obj, at));
         assert!(deleted_before(&obj, at + 1));
         assert!(!deleted_before(&json!({"metadata": {}}), at + 1000));

@@ -34,11 +34,14 @@ struct Wanted {
 
 /// Issues a token for the service account the path names.
 pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
-    let authority = shared
-        .tokens
-        .get()
-        .ok_or_else(|| ApiError::from(Status::new("Failure", 503, "ServiceUnavailable",
-            "this server issues no service account tokens: it has no signing key")))?;
+    let authority = shared.tokens.get().ok_or_else(|| {
+        ApiError::from(Status::new(
+            "Failure",
+            503,
+            "ServiceUnavailable",
+            "this server issues no service account tokens: it has no signing key",
+        ))
+    })?;
     let namespace = call.namespace().unwrap_or_default().to_owned();
     let name = call.name().to_owned();
     let mut request = codec::decode_object(call.content_type(), &call.body)?;
@@ -60,8 +63,16 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
         secret: None,
     };
     if let Some((kind, bound_name, bound_uid)) = &wanted.bound {
-        bind(shared, &namespace, &name, kind, bound_name, bound_uid.as_deref(), &mut kubernetes)
-            .await?;
+        bind(
+            shared,
+            &namespace,
+            &name,
+            kind,
+            bound_name,
+            bound_uid.as_deref(),
+            &mut kubernetes,
+        )
+        .await?;
     }
     let claims = Claims {
         iss: authority.issuer.clone(),
@@ -73,20 +84,23 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
         jti: uuid::Uuid::new_v4().to_string(),
         kubernetes,
     };
-    let token = jwt::encode(&claims, &authority.key)
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let token =
+        jwt::encode(&claims, &authority.key).map_err(|e| ApiError::internal(&e.to_string()))?;
     let expires = jiff::Timestamp::from_second(claims.exp)
         .map_err(|_| ApiError::internal("the token's expiry is out of range"))?;
     let created = jiff::Timestamp::from_second(now).unwrap_or_else(|_| jiff::Timestamp::now());
 
-    let map = request.as_object_mut().ok_or_else(|| {
-        ApiError::bad_request("the body of the request must be an object")
-    })?;
+    let map = request
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the body of the request must be an object"))?;
     let metadata = map.entry("metadata").or_insert_with(|| json!({}));
     if let Some(meta) = metadata.as_object_mut() {
         meta.insert("name".into(), json!(name));
         meta.insert("namespace".into(), json!(namespace));
-        meta.insert("creationTimestamp".into(), json!(object::timestamp(created)));
+        meta.insert(
+            "creationTimestamp".into(),
+            json!(object::timestamp(created)),
+        );
     }
     let spec = map.entry("spec").or_insert_with(|| json!({}));
     if let Some(spec) = spec.as_object_mut() {
@@ -97,12 +111,18 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
         "status".into(),
         json!({"token": token, "expirationTimestamp": object::timestamp(expires)}),
     );
-    Ok(crate::handlers::respond_value(StatusCode::CREATED, &request, call.output))
+    Ok(crate::handlers::respond_value(
+        StatusCode::CREATED,
+        &request,
+        call.output,
+    ))
 }
 
 fn check_type_meta(request: &mut Value) -> ApiResult<()> {
     let Some(map) = request.as_object_mut() else {
-        return Err(ApiError::bad_request("the body of the request must be an object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be an object",
+        ));
     };
     match map.get("kind").and_then(Value::as_str) {
         None | Some("") | Some(KIND) => {}
@@ -147,7 +167,11 @@ fn validate(request: &Value, authority: &TokenAuthority, name: &str) -> ApiResul
             })
             .collect(),
         Some(other) => {
-            errors.push(FieldError::invalid("spec.audiences", other.to_string(), "must be a list"));
+            errors.push(FieldError::invalid(
+                "spec.audiences",
+                other.to_string(),
+                "must be a list",
+            ));
             Vec::new()
         }
     };
@@ -191,11 +215,19 @@ fn validate(request: &Value, authority: &TokenAuthority, name: &str) -> ApiResul
 /// a token, as upstream allows.
 fn bound_ref(r: &Value) -> ApiResult<(String, String, Option<String>)> {
     let field = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
-    let (kind, api_version, name, uid) =
-        (field("kind"), field("apiVersion"), field("name"), field("uid"));
+    let (kind, api_version, name, uid) = (
+        field("kind"),
+        field("apiVersion"),
+        field("name"),
+        field("uid"),
+    );
     let core = api_version.is_empty() || api_version == "v1";
     if !core || !matches!(kind.as_str(), "Pod" | "Secret" | "Node") {
-        let gvk = if api_version.is_empty() { kind.clone() } else { format!("{api_version}, Kind={kind}") };
+        let gvk = if api_version.is_empty() {
+            kind.clone()
+        } else {
+            format!("{api_version}, Kind={kind}")
+        };
         return Err(ApiError::bad_request(format!(
             "cannot bind token to object of type {gvk}"
         )));

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{
 
 use crate::SpecError;
 use crate::fieldpath;
-use crate::volumes::{DEFAULT_TOKEN_EXPIRATION_SECONDS, TokenKey, VolumeContext};
 use crate::volumes::atomic_writer::{FileProjection, Payload};
+use crate::volumes::{DEFAULT_TOKEN_EXPIRATION_SECONDS, TokenKey, VolumeContext};
 
 /// Mode of projected files when the volume sets none (the API's default, 0644).
 const DEFAULT_MODE: i32 = 0o644;
@@ -269,11 +269,12 @@ fn project_source(
                 .expiration_seconds
                 .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
         };
-        let issued = ctx.service_account_tokens.get(&key).ok_or_else(|| {
-            SpecError::ServiceAccountToken {
-                audience: key.audience.clone(),
-            }
-        })?;
+        let issued =
+            ctx.service_account_tokens
+                .get(&key)
+                .ok_or_else(|| SpecError::ServiceAccountToken {
+                    audience: key.audience.clone(),
+                })?;
         payload.insert(
             token.path.clone(),
             FileProjection {

@@ -187,8 +187,14 @@ fn token_requests_list_each_audience_and_lifetime_once() {
     assert_eq!(
         wanted,
         [
-            crate::volumes::TokenKey { audience: String::new(), expiration_seconds: 3600 },
-            crate::volumes::TokenKey { audience: "vault".into(), expiration_seconds: 7200 },
+            crate::volumes::TokenKey {
+                audience: String::new(),
+                expiration_seconds: 3600
+            },
+            crate::volumes::TokenKey {
+                audience: "vault".into(),
+                expiration_seconds: 7200
+            },
         ]
     );
 }
