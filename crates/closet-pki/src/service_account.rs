@@ -122,6 +122,7 @@ fn pem_text(der: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
