@@ -191,6 +191,7 @@ impl Agent {
             table,
             memory_capacity: i64::try_from(facts.memory_bytes).unwrap_or(i64::MAX),
             sandbox_ips: std::sync::Mutex::default(),
+            tokens: pods::tokens::TokenCache::default(),
         });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = move || {

@@ -12,3 +12,11 @@ pub struct User {
 
 /// Paths served without authentication: health and version, as upstream allows.
 pub const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version"];
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}

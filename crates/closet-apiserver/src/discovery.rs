@@ -175,6 +175,11 @@ fn subresource_shape(info: &ResourceInfo, sub: &str) -> SubresourceShape {
         "binding" => ("Binding", None, &["create"]),
         // kubectl drain looks for this group and version to know evictions are served.
         "eviction" => ("Eviction", Some(("policy", "v1")), &["create"]),
+        "token" => (
+            "TokenRequest",
+            Some(("authentication.k8s.io", "v1")),
+            &["create"],
+        ),
         "finalize" => (&info.kind, None, &["update"]),
         _ => (&info.kind, None, &["get", "patch", "update"]),
     };

@@ -32,6 +32,7 @@ mod openapi;
 mod openapi_v2;
 pub mod registry;
 pub mod request;
+pub mod serviceaccount;
 pub mod strategy;
 mod table;
 mod tables;
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// How pod logs, exec, attach and port-forward reach node agents; unset, they answer 503.
     pub(crate) node_client: std::sync::OnceLock<closet_nodeapi::client::NodeClient>,
+    /// Signs and checks service account tokens; unset, none are issued or accepted.
+    pub(crate) tokens: std::sync::OnceLock<serviceaccount::TokenAuthority>,
 }
 
 /// The API server: registry, store and everything derived from them.
@@ -89,6 +92,7 @@ impl ApiServer {
             registry: registry::Registry::builtin(),
             config,
             node_client: std::sync::OnceLock::new(),
+            tokens: std::sync::OnceLock::new(),
         };
         Self {
             shared: Arc::new(shared),
@@ -114,6 +118,14 @@ impl ApiServer {
         self
     }
 
+    /// Issues service account tokens (the `serviceaccounts/token` subresource) and accepts
+    /// them as bearer tokens, with `authority`'s key. Without it, neither happens. The first
+    /// call wins.
+    pub fn with_token_authority(self, authority: serviceaccount::TokenAuthority) -> Self {
+        let _ = self.shared.tokens.set(authority);
+        self
+    }
+
     /// Creates what every cluster has: the system namespaces and their `default`
     /// ServiceAccounts. Idempotent, so it runs at every start.
     pub async fn bootstrap(&self) -> Result<(), closet_store::StoreError> {
@@ -135,14 +147,33 @@ impl ApiServer {
             .route("/swagger-2.0.0.pb-v1", get(openapi_v2::serve))
             .fallback(handlers::serve)
             .with_state(self.shared.clone())
-            .layer(middleware::from_fn(require_user))
+            .layer(middleware::from_fn_with_state(
+                self.shared.clone(),
+                require_user,
+            ))
             // Merged after the layer: a joining node has no certificate yet, only its token.
             .merge(join::router(self.join.clone()))
     }
 }
 
-/// Rejects requests without an authenticated [`auth::User`], except on public paths.
-async fn require_user(req: Request, next: Next) -> Response {
+/// Rejects requests without an authenticated [`auth::User`], except on public paths. A
+/// request that came without one (no client certificate) may carry a service account token
+/// as `Authorization: Bearer`; a valid one makes its account the user, an invalid one is
+/// refused with 401 even on public paths, as upstream does.
+async fn require_user(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    if req.extensions().get::<auth::User>().is_none()
+        && let Some(token) = auth::bearer_token(req.headers())
+    {
+        match serviceaccount::authn::authenticate(&shared, &token, None).await {
+            Ok(user) => {
+                req.extensions_mut().insert(user);
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "bearer token refused");
+                return error::ApiError::unauthorized().into_response();
+            }
+        }
+    }
     let public = auth::PUBLIC_PATHS.contains(&req.uri().path());
     if public || req.extensions().get::<auth::User>().is_some() {
         return next.run(req).await;

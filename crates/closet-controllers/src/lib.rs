@@ -18,6 +18,8 @@ pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod selector;
+pub mod root_ca;
+pub mod serviceaccount;
 
 use std::future::Future;
 
@@ -63,6 +65,9 @@ pub struct Settings {
     pub node_cidr_prefix: u8,
     /// Silence after which the node lifecycle controller marks a node Unknown.
     pub node_monitor_grace_period: std::time::Duration,
+    /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every
+    /// namespace; unset, that ConfigMap is not managed.
+    pub root_ca_pem: Option<String>,
 }
 
 impl Default for Settings {
@@ -76,6 +81,7 @@ impl Default for Settings {
             ),
             node_cidr_prefix: node_ipam::DEFAULT_NODE_PREFIX,
             node_monitor_grace_period: node_lifecycle::DEFAULT_GRACE_PERIOD,
+            root_ca_pem: None,
         }
     }
 }
@@ -105,7 +111,6 @@ pub async fn run(
             settings.node_cidr_prefix,
             stopped()
         ),
-        binder::run(client.clone(), stopped()),
         node_lifecycle::run(
             client.clone(),
             node_lifecycle::Config {
@@ -114,7 +119,10 @@ pub async fn run(
             stopped()
         ),
         endpoints::run(client.clone(), stopped()),
-        disruption::run(client, stopped()),
+        disruption::run(client.clone(), stopped()),
+        serviceaccount::run(client.clone(), stopped()),
+        root_ca::run(client.clone(), settings.root_ca_pem.clone(), stopped()),
+        binder::run(client, stopped()),
     );
     signal.abort();
 }

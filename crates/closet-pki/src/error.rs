@@ -80,6 +80,12 @@ pub enum PkiError {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// ring refused a key operation (generating, loading or signing with a key).
+    #[error("{what} failed")]
+    Crypto {
+        /// The operation.
+        what: &'static str,
+    },
     /// A certificate or key is not valid PEM.
     #[error("the {what} is not valid PEM")]
     BadPem {

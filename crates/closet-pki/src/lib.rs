@@ -23,6 +23,7 @@ pub mod join_client;
 mod kubeconfig;
 mod names;
 pub mod node;
+pub mod service_account;
 mod tls;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use join::JoinToken;
 pub use kubeconfig::{KUBECONFIG_NAME, local_server_url};
 pub use names::ServingNames;
 pub use node::NodeCredentials;
+pub use service_account::ServiceAccountKey;
 pub use tls::ALPN_PROTOCOLS;
 
 /// The current time in seconds since 1970. A clock before 1970 reads as 0, which only makes

@@ -36,6 +36,12 @@ pub enum SpecError {
         /// The ConfigMap's name.
         name: String,
     },
+    /// No service account token could be had for a `serviceAccountToken` projection.
+    #[error("no service account token for audience {audience:?} could be requested")]
+    ServiceAccountToken {
+        /// The audience the projection asks for (empty: the API server's own).
+        audience: String,
+    },
     /// A Secret the pod needs does not exist (and the reference is not optional).
     #[error("secret \"{name}\" not found")]
     SecretNotFound {

@@ -154,6 +154,7 @@ pub(crate) const GROUP_VERSIONS: &[GroupVersion] = &[
     ) },
     GroupVersion { group: "authentication.k8s.io", version: "v1", kinds: reviews!("authentication.k8s.io", "v1",
         SelfSubjectReview => authentication::v1::SelfSubjectReview;
+        TokenReview => authentication::v1::TokenReview;
     ) },
     // Served for kubectl 1.27, which asks for v1beta1; the v1 type has the same shape.
     GroupVersion { group: "authentication.k8s.io", version: "v1beta1", kinds: reviews!("authentication.k8s.io", "v1beta1",

@@ -16,6 +16,7 @@ pub mod spec;
 pub mod status;
 pub mod table;
 pub mod terminate;
+pub mod tokens;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -77,6 +78,8 @@ pub struct Shared {
     pub memory_capacity: i64,
     /// Each pod's sandbox address, by UID.
     pub sandbox_ips: Mutex<HashMap<String, String>>,
+    /// Service account tokens issued for the pods' projected volumes.
+    pub tokens: tokens::TokenCache,
 }
 
 /// How often the runtime is relisted.

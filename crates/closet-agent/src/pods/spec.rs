@@ -143,6 +143,9 @@ pub async fn prepare_volumes(
 ) -> Result<podspec::volumes::VolumeMap, SpecFailure> {
     let env = fetch_environment(shared, pod).await?;
     let claims = resolve_claims(shared, pod).await?;
+    let tokens = super::tokens::tokens_for(&shared.client, &shared.tokens, pod)
+        .await
+        .map_err(|e| SpecFailure::new("ContainerCreating", closet_error_text(&e)))?;
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let dir = pod_dir(shared, &uid);
     let pod = pod.clone();
@@ -153,6 +156,7 @@ pub async fn prepare_volumes(
             secrets: &env.secrets,
             node_allocatable: &allocatable,
             claims: &claims,
+            service_account_tokens: &tokens,
         };
         podspec::volumes::prepare(&pod, &dir, &ctx)
     })
@@ -252,8 +256,21 @@ pub fn container_config(
     Ok(podspec::container::container_config(pod, container, &ctx)?)
 }
 
+/// An error and its causes on one line.
+fn closet_error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Removes the pod's directories (unmounting what the volumes mounted).
 pub async fn cleanup(shared: &Shared, uid: &str) {
+    shared.tokens.forget(uid);
     let dir = pod_dir(shared, uid);
     let logs = shared.logs_dir.clone();
     let uid = uid.to_owned();

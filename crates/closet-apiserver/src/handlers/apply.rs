@@ -87,6 +87,9 @@ pub(crate) async fn server_side_apply(shared: &Shared, call: Call) -> ApiResult<
         let mut created = merge(None)?;
         if let Some(ns) = call.namespace() {
             super::create::ensure_namespace_open(shared, &call.info, ns).await?;
+            if call.info.is_core("pods") {
+                crate::serviceaccount::admission::admit_pod(shared, ns, &mut created).await?;
+            }
         }
         strategy::prepare_create(&call.info, &mut created, jiff::Timestamp::now());
         check_typed(&call, &created)?;

@@ -37,6 +37,9 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
     }
     if let Some(ns) = call.namespace() {
         ensure_namespace_open(shared, &call.info, ns).await?;
+        if call.info.is_core("pods") {
+            crate::serviceaccount::admission::admit_pod(shared, ns, &mut obj).await?;
+        }
     }
     super::storage::admit_create(shared, &call.info, &mut obj).await?;
     for attempt in 1..=GENERATE_NAME_ATTEMPTS {

@@ -149,7 +149,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
     let named = call.target.name.is_some();
     if call.info.is_review() {
         return match (&parts.method, named, &sub) {
-            (&Method::POST, false, None) => review::create(call),
+            (&Method::POST, false, None) => review::create(&shared, call).await,
             (method, _, _) => Err(ApiError::method_not_allowed(
                 Some(&call.info),
                 &method.as_str().to_lowercase(),
@@ -165,6 +165,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
         (&Method::POST, false, None) => create::create(&shared, call).await,
         (&Method::POST, true, Some("binding")) => create::bind(&shared, call).await,
         (&Method::POST, true, Some("eviction")) => eviction::evict(&shared, call).await,
+        (&Method::POST, true, Some("token")) if call.info.is_core("serviceaccounts") => {
+            crate::serviceaccount::request::create(&shared, call).await
+        }
         (&Method::PUT, true, None) => update::update(&shared, call, UpdateScope::Main).await,
         (&Method::PUT, true, Some("status")) => {
             update::update(&shared, call, UpdateScope::Status).await

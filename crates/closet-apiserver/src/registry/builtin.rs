@@ -75,7 +75,7 @@ const TABLE: &[Row] = &[
     Row { group: "", version: "v1", kind: "Endpoints", plural: "endpoints", short: &["ep"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", short: &["cm"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "Secret", plural: "secrets", short: &[], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: &["type"] },
-    Row { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", short: &["sa"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },
+    Row { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", short: &["sa"], all: false, scope: Namespaced, subresources: &["token"], name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "Event", plural: "events", short: &["ev"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: EVENT_FIELDS },
     Row { group: "", version: "v1", kind: "Node", plural: "nodes", short: &["no"], all: false, scope: Cluster, subresources: STATUS, name_rule: S, fields: &["spec.unschedulable"] },
     Row { group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", short: &["pv"], all: false, scope: Cluster, subresources: STATUS, name_rule: S, fields: NONE },
@@ -137,6 +137,7 @@ pub(crate) const ALL_VERBS: &[&str] = &[
 /// SelfSubjectReview is also served as v1beta1, which kubectl 1.27 asks for.
 const REVIEWS: &[(&str, &str, &str)] = &[
     ("authentication.k8s.io", "v1", "SelfSubjectReview"),
+    ("authentication.k8s.io", "v1", "TokenReview"),
     ("authentication.k8s.io", "v1beta1", "SelfSubjectReview"),
     ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
     ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"),

@@ -50,6 +50,38 @@ pub struct VolumeContext<'a> {
     /// The pod's claims by name: the bound volume's directory on this node, or why the
     /// claim cannot be used yet. The caller resolves claims and creates the directories.
     pub claims: &'a BTreeMap<String, Result<PathBuf, String>>,
+    /// Service account tokens issued for the pod, one per projection's audience and
+    /// lifetime (see [`token_requests`]); a missing one fails the volume.
+    pub service_account_tokens: &'a BTreeMap<TokenKey, String>,
+}
+
+/// What a `serviceAccountToken` projection asks the API for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenKey {
+    /// The audience; empty for the API server's own.
+    pub audience: String,
+    /// The lifetime asked for, in seconds.
+    pub expiration_seconds: i64,
+}
+
+/// The lifetime of a projected token that names none (the API's default).
+pub const DEFAULT_TOKEN_EXPIRATION_SECONDS: i64 = 3600;
+
+/// Every distinct token the pod's projected volumes need.
+pub fn token_requests(pod: &Pod) -> std::collections::BTreeSet<TokenKey> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.projected.as_ref())
+        .flat_map(|p| p.sources.iter().flatten())
+        .filter_map(|s| s.service_account_token.as_ref())
+        .map(|t| TokenKey {
+            audience: t.audience.clone().unwrap_or_default(),
+            expiration_seconds: t
+                .expiration_seconds
+                .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
+        })
+        .collect()
 }
 
 /// The kind of a prepared volume.

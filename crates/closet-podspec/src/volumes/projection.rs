@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{
 
 use crate::SpecError;
 use crate::fieldpath;
-use crate::volumes::VolumeContext;
 use crate::volumes::atomic_writer::{FileProjection, Payload};
+use crate::volumes::{DEFAULT_TOKEN_EXPIRATION_SECONDS, TokenKey, VolumeContext};
 
 /// Mode of projected files when the volume sets none (the API's default, 0644).
 const DEFAULT_MODE: i32 = 0o644;
@@ -263,13 +263,22 @@ fn project_source(
         )?;
     }
     if let Some(token) = &projection.service_account_token {
-        // Placeholder until closet issues bound service account tokens: the file exists where
-        // clients look for it, empty, so they fail authentication plainly instead of failing
-        // to start on a missing file.
+        let key = TokenKey {
+            audience: token.audience.clone().unwrap_or_default(),
+            expiration_seconds: token
+                .expiration_seconds
+                .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
+        };
+        let issued =
+            ctx.service_account_tokens
+                .get(&key)
+                .ok_or_else(|| SpecError::ServiceAccountToken {
+                    audience: key.audience.clone(),
+                })?;
         payload.insert(
             token.path.clone(),
             FileProjection {
-                data: Vec::new(),
+                data: issued.as_bytes().to_vec(),
                 mode: mode(None, default_mode),
             },
         );

@@ -12,6 +12,7 @@ struct Objects {
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, Quantity>,
     claims: BTreeMap<String, Result<PathBuf, String>>,
+    tokens: BTreeMap<crate::volumes::TokenKey, String>,
 }
 
 impl Objects {
@@ -21,6 +22,7 @@ impl Objects {
             secrets: BTreeMap::new(),
             allocatable: BTreeMap::new(),
             claims: BTreeMap::new(),
+            tokens: BTreeMap::new(),
         };
         objects.set_config("v1");
         let secret: Secret = serde_json::from_value(json!({
@@ -45,6 +47,7 @@ impl Objects {
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
             claims: &self.claims,
+            service_account_tokens: &self.tokens,
         }
     }
 }

@@ -79,8 +79,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     .context("building the TLS client for node APIs")?;
     let token = closet_pki::JoinToken::load_or_create(data_dir, &tls.ca)
         .context("preparing the join token")?;
+    let service_account_key = closet_pki::ServiceAccountKey::load_or_create(&tls_dir)
+        .context("preparing the service account signing key")?;
     let api = ApiServer::new(store.clone(), config)
         .with_node_client(node_client)
+        .with_token_authority(closet_apiserver::serviceaccount::TokenAuthority::new(
+            service_account_key,
+        ))
         .with_join(closet_apiserver::join::JoinAuthority {
             token,
             ca: tls.ca.clone(),
@@ -112,6 +117,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         in_process_client(&api, CONTROLLERS_USER),
         closet_controllers::Settings {
             node_monitor_grace_period: args.node_monitor_grace_period,
+            root_ca_pem: Some(tls.ca.pair().cert_pem.clone()),
             ..closet_controllers::Settings::default()
         },
         stopped(stopping.clone()),

@@ -10,6 +10,7 @@ struct Objects {
     secrets: BTreeMap<String, Secret>,
     allocatable: BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     claims: BTreeMap<String, Result<PathBuf, String>>,
+    tokens: BTreeMap<crate::volumes::TokenKey, String>,
 }
 
 impl Objects {
@@ -30,6 +31,13 @@ impl Objects {
             secrets: BTreeMap::from([("tls".into(), secret)]),
             allocatable: BTreeMap::new(),
             claims: BTreeMap::new(),
+            tokens: BTreeMap::from([(
+                crate::volumes::TokenKey {
+                    audience: String::new(),
+                    expiration_seconds: 3607,
+                },
+                "issued.jwt.token".to_owned(),
+            )]),
         }
     }
 
@@ -39,6 +47,7 @@ impl Objects {
             secrets: &self.secrets,
             node_allocatable: &self.allocatable,
             claims: &self.claims,
+            service_account_tokens: &self.tokens,
         }
     }
 }
@@ -148,9 +157,49 @@ fn projected_sources_merge() {
     assert_eq!(text(&payload, "mem"), "64");
     assert_eq!(payload["mem"].mode, 0o400);
     assert_eq!(payload["token"].mode, 0o440);
+    assert_eq!(text(&payload, "token"), "issued.jwt.token");
+}
+
+#[test]
+fn a_token_projection_without_an_issued_token_fails() {
+    let objects = Objects::new();
+    let source: ProjectedVolumeSource = serde_json::from_value(json!({
+        "sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]
+    }))
+    .unwrap();
+    let err = projected_payload(&pod(), &source, &objects.ctx()).unwrap_err();
     assert!(
-        payload["token"].data.is_empty(),
-        "placeholder until tokens are issued"
+        matches!(err, SpecError::ServiceAccountToken { ref audience } if audience == "vault"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_requests_list_each_audience_and_lifetime_once() {
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"containers": [], "volumes": [
+            {"name": "a", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}},
+            {"name": "b", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "t", "expirationSeconds": 3600}},
+                {"serviceAccountToken": {"path": "v", "audience": "vault", "expirationSeconds": 7200}}
+            ]}}
+        ]}
+    }))
+    .unwrap();
+    let wanted: Vec<_> = crate::volumes::token_requests(&pod).into_iter().collect();
+    assert_eq!(
+        wanted,
+        [
+            crate::volumes::TokenKey {
+                audience: String::new(),
+                expiration_seconds: 3600
+            },
+            crate::volumes::TokenKey {
+                audience: "vault".into(),
+                expiration_seconds: 7200
+            },
+        ]
     );
 }
 
