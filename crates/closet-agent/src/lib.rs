@@ -126,17 +126,19 @@ impl Agent {
             .to_string_lossy()
             .into_owned();
         let addresses = [host_ip];
-        let report = |ready: Result<(), String>| node::object::NodeReport {
+        let report = |ready: Result<(), String>, images| node::object::NodeReport {
             name: &name,
             addresses: &addresses,
             hostname: &hostname,
             runtime_version: &runtime_version,
             node_api_port,
             ready,
+            images,
         };
+        let images = node::images(runtime.as_ref()).await;
         let mut last = node::report_status(
             &client,
-            &report(Err("the node is starting".into())),
+            &report(Err("the node is starting".into()), images.as_deref()),
             &facts,
             None,
             true,
@@ -209,9 +211,10 @@ impl Agent {
                     tracing::warn!("{}", error_text(&err));
                 }
                 let force = last_report.elapsed() >= node::STATUS_REPORT;
+                let images = node::images(runtime.as_ref()).await;
                 match node::report_status(
                     &client,
-                    &report(ready.clone()),
+                    &report(ready.clone(), images.as_deref()),
                     &facts,
                     last.as_ref(),
                     force,

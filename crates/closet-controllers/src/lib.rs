@@ -11,7 +11,6 @@
     allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
 )]
 
-pub mod binder;
 pub mod namespace;
 pub mod node_ipam;
 
@@ -98,7 +97,6 @@ pub async fn run(
             settings.node_cidr_prefix,
             stopped()
         ),
-        binder::run(client, stopped()),
     );
     signal.abort();
 }
