@@ -126,19 +126,22 @@ impl Agent {
             .to_string_lossy()
             .into_owned();
         let addresses = [host_ip];
-        let report = |ready: Result<(), String>, images| node::object::NodeReport {
+        let report = |ready: Result<(), String>| node::object::NodeReport {
             name: &name,
             addresses: &addresses,
             hostname: &hostname,
             runtime_version: &runtime_version,
             node_api_port,
             ready,
-            images,
+            images: None,
         };
         let images = node::images(runtime.as_ref()).await;
         let mut last = node::report_status(
             &client,
-            &report(Err("the node is starting".into()), images.as_deref()),
+            &node::object::NodeReport {
+                images: images.as_deref(),
+                ..report(Err("the node is starting".into()))
+            },
             &facts,
             None,
             true,
@@ -214,7 +217,10 @@ impl Agent {
                 let images = node::images(runtime.as_ref()).await;
                 match node::report_status(
                     &client,
-                    &report(ready.clone(), images.as_deref()),
+                    &node::object::NodeReport {
+                        images: images.as_deref(),
+                        ..report(ready.clone())
+                    },
                     &facts,
                     last.as_ref(),
                     force,
