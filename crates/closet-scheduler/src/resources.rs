@@ -58,7 +58,7 @@ pub fn parse(resource: &str, text: &str) -> Option<i64> {
     } else {
         value
     };
-    if !scaled.is_finite() || scaled < 0.0 || scaled > 9.0e18 {
+    if !scaled.is_finite() || !(0.0..=9.0e18).contains(&scaled) {
         return None;
     }
     // Quantities are ceil'd, like upstream's Value() and MilliValue().

@@ -123,11 +123,10 @@ impl Harness {
                     .unwrap()
                     .items
                     .into_iter()
-                    .filter(|e| {
+                    .rfind(|e| {
                         e.reason.as_deref() == Some("FailedScheduling")
                             && e.involved_object.name.as_deref() == Some(pod.as_str())
                     })
-                    .next_back()
                     .and_then(|e| e.message)
             }
         })
