@@ -133,10 +133,15 @@ impl Agent {
             runtime_version: &runtime_version,
             node_api_port,
             ready,
+            images: None,
         };
+        let images = node::images(runtime.as_ref()).await;
         let mut last = node::report_status(
             &client,
-            &report(Err("the node is starting".into())),
+            &node::object::NodeReport {
+                images: images.as_deref(),
+                ..report(Err("the node is starting".into()))
+            },
             &facts,
             None,
             true,
@@ -221,9 +226,13 @@ impl Agent {
                 }
                 let force = last_report.elapsed() >= node::STATUS_REPORT
                     || node::server_disagrees(&client, &name, last.as_ref()).await;
+                let images = node::images(runtime.as_ref()).await;
                 match node::report_status(
                     &client,
-                    &report(ready.clone()),
+                    &node::object::NodeReport {
+                        images: images.as_deref(),
+                        ..report(ready.clone())
+                    },
                     &facts,
                     last.as_ref(),
                     force,

@@ -11,14 +11,13 @@
     allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
 )]
 
-pub mod binder;
 pub mod disruption;
 pub mod endpoints;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
-pub mod selector;
 pub mod root_ca;
+pub mod selector;
 pub mod serviceaccount;
 
 use std::future::Future;
@@ -121,8 +120,7 @@ pub async fn run(
         endpoints::run(client.clone(), stopped()),
         disruption::run(client.clone(), stopped()),
         serviceaccount::run(client.clone(), stopped()),
-        root_ca::run(client.clone(), settings.root_ca_pem.clone(), stopped()),
-        binder::run(client, stopped()),
+        root_ca::run(client, settings.root_ca_pem.clone(), stopped()),
     );
     signal.abort();
 }

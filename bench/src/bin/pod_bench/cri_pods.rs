@@ -1,5 +1,5 @@
 //! The second baseline: the same pod started through CRI alone, as a kubelet-like agent
-//! with no API server, binder or status writes would: RunPodSandbox (pause, network
+//! with no API server, scheduler or status writes would: RunPodSandbox (pause, network
 //! namespace, the agent's CNI bridge and addresses), CreateContainer, StartContainer, on the
 //! agent's containerd. The sandboxes carry no pod uid label, so the agent leaves them alone.
 //!

@@ -44,7 +44,7 @@ pub(crate) struct Batch {
     pub(crate) wall: Duration,
 }
 
-/// A pause pod named `name`, for the binder to place and the agent to run.
+/// A pause pod named `name`, for the scheduler to place and the agent to run.
 fn pod(name: &str) -> anyhow::Result<Pod> {
     let manifest = serde_json::json!({
         "apiVersion": "v1",

@@ -234,7 +234,7 @@ const PARTS: &[(&str, Mark, Mark)] = &[
         |p| p.created,
     ),
     (
-        "create → bound to the node (binder)",
+        "create → bound to the node (scheduler)",
         |_| Some(Duration::ZERO),
         |p| p.bound,
     ),

@@ -10,7 +10,7 @@ pub mod object;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeStatus};
+use k8s_openapi::api::core::v1::{ContainerImage, Node, NodeStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -78,6 +78,40 @@ pub async fn wait_for_pod_cidr(client: &kube::Client, name: &str) -> Result<Stri
         tokio::time::sleep(step).await;
         waited += step;
     }
+}
+
+/// Most images a node reports, largest first, as upstream's kubelet caps them.
+pub const MAX_REPORTED_IMAGES: usize = 50;
+
+/// The images the runtime holds, as Node `status.images`: names are the repo tags and
+/// digests, largest images first. `None` when the runtime cannot be asked.
+pub async fn images(runtime: &dyn closet_cri::Runtime) -> Option<Vec<ContainerImage>> {
+    use closet_cri::RuntimeExt as _;
+    let mut images: Vec<ContainerImage> = runtime
+        .all_images()
+        .await
+        .map_err(|err| tracing::debug!(error = %err, "listing images for the node status"))
+        .ok()?
+        .into_iter()
+        .map(|image| ContainerImage {
+            names: Some(
+                image
+                    .repo_tags
+                    .into_iter()
+                    .chain(image.repo_digests)
+                    .collect(),
+            ),
+            size_bytes: i64::try_from(image.size).ok(),
+        })
+        .filter(|image| image.names.as_ref().is_some_and(|n| !n.is_empty()))
+        .collect();
+    images.sort_by(|a, b| {
+        b.size_bytes
+            .cmp(&a.size_bytes)
+            .then_with(|| a.names.cmp(&b.names))
+    });
+    images.truncate(MAX_REPORTED_IMAGES);
+    Some(images)
 }
 
 /// Writes the node's status now if it differs from `last` or the report is due.

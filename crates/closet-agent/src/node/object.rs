@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
-    NodeSystemInfo,
+    ContainerImage, DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeStatus, NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -41,6 +41,9 @@ pub struct NodeReport<'a> {
     pub node_api_port: u16,
     /// Whether the runtime and network are ready for pods, and if not, why.
     pub ready: Result<(), String>,
+    /// The images the runtime holds (the scheduler places pods where their images are);
+    /// `None` keeps what the API has.
+    pub images: Option<&'a [ContainerImage]>,
 }
 
 /// The labels every node carries.
@@ -183,8 +186,11 @@ pub fn status(
             system_uuid: facts.machine_id.clone(),
             ..Default::default()
         }),
-        // Images, volumes and the rest stay as the API has them.
-        images: previous.and_then(|p| p.images.clone()),
+        // Volumes and the rest stay as the API has them.
+        images: report
+            .images
+            .map(<[ContainerImage]>::to_vec)
+            .or_else(|| previous.and_then(|p| p.images.clone())),
         ..Default::default()
     }
 }
@@ -257,6 +263,7 @@ mod tests {
             runtime_version: "containerd://1.6.20~ds1",
             node_api_port: 10250,
             ready,
+            images: None,
         }
     }
 

@@ -174,6 +174,29 @@ pub(crate) async fn ensure_namespace_open(
     Ok(())
 }
 
+/// Sets the pod's PodScheduled condition to True, as upstream's binding does, replacing a
+/// False one the scheduler wrote while no node fitted.
+fn mark_scheduled(pod: &mut Value) {
+    let Some(obj) = pod.as_object_mut() else {
+        return;
+    };
+    let status = obj.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(conditions) = conditions.as_array_mut() else {
+        return;
+    };
+    conditions.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+    conditions.push(json!({
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": null,
+        "lastTransitionTime": object::timestamp(jiff::Timestamp::now()),
+    }));
+}
+
 /// `POST pods/{name}/binding`: assigns a pod to a node, once.
 pub(crate) async fn bind(shared: &Shared, call: Call) -> ApiResult<Response> {
     let binding = codec::decode_object(call.content_type(), &call.body)?;
@@ -210,6 +233,7 @@ pub(crate) async fn bind(shared: &Shared, call: Call) -> ApiResult<Response> {
         if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
             spec.insert("nodeName".into(), json!(node));
         }
+        mark_scheduled(&mut pod);
         match shared
             .store
             .update(&call.key(), object::to_stored(&pod), kv.mod_revision)

@@ -130,6 +130,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         in_process_client(&api, CONTROLLERS_USER),
         stopped(stopping.clone()),
     ));
+    tokio::spawn(closet_scheduler::run(
+        in_process_client(&api, "system:kube-scheduler"),
+        stopped(stopping.clone()),
+    ));
 
     let agent = if args.disable_agent {
         tracing::info!("node agent disabled by --disable-agent: this server runs no pods");
