@@ -92,7 +92,7 @@ mod tests {
         e.created("ns/a", "p1");
         e.created("ns/a", "p2");
         e.deleted("ns/a", "u9");
-        assert!(!e.satisfied("ns/a", |n| n == "p1", |_| true));
+        assert!(!e.satisfied("ns/a", |n| n == "p1", |_| false));
         assert!(!e.satisfied("ns/a", |n| n == "p2", |_| false));
         assert!(e.satisfied("ns/a", |_| false, |u| u == "u9"));
         assert!(e.satisfied("ns/b", |_| false, |_| false));

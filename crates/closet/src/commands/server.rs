@@ -106,6 +106,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         stop.await;
         let _ = stopping_tx.send(true);
     });
+    tokio::spawn(closet_workloads::run(
+        in_process_client(&api, CONTROLLERS_USER),
+        stopped(stopping.clone()),
+    ));
     let controllers = tokio::spawn(closet_controllers::run(
         in_process_client(&api, CONTROLLERS_USER),
         closet_controllers::Settings::default(),

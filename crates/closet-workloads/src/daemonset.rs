@@ -1,3 +1,0 @@
-//! x
-/// x
-pub async fn run(_c: kube::Client, _s: impl std::future::Future<Output = ()> + Send + 'static) {}
