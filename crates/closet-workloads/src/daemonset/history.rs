@@ -19,7 +19,11 @@ pub const HASH_LABEL: &str = "controller-revision-hash";
 
 /// The revision data for a DaemonSet's template.
 pub fn patch_of(ds: &DaemonSet) -> Value {
-    let template = ds.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let template = ds
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     let mut t = serde_json::to_value(template).unwrap_or_default();
     if let Some(map) = t.as_object_mut() {
         map.insert("$patch".into(), json!("replace"));
@@ -48,20 +52,34 @@ pub async fn sync(
     revisions.sort_by_key(|r| r.revision);
     let data = patch_of(ds);
     let max = revisions.last().map_or(0, |r| r.revision);
-    let current = revisions.iter().find(|r| r.data.as_ref().map(|d| &d.0) == Some(&data)).cloned();
+    let current = revisions
+        .iter()
+        .find(|r| r.data.as_ref().map(|d| &d.0) == Some(&data))
+        .cloned();
     let hash = match current {
         Some(rev) => {
             let name = rev.metadata.name.clone().unwrap_or_default();
             if rev.revision < max {
-                api.patch(&name, &PatchParams::default(), &Patch::Merge(&json!({"revision": max + 1})))
-                    .await
-                    .map_err(|e| DaemonSetError::api(format!("renumbering revision {name}"), e))?;
+                api.patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"revision": max + 1})),
+                )
+                .await
+                .map_err(|e| DaemonSetError::api(format!("renumbering revision {name}"), e))?;
             }
-            rev.metadata.labels.and_then(|l| l.get(HASH_LABEL).cloned()).unwrap_or_default()
+            rev.metadata
+                .labels
+                .and_then(|l| l.get(HASH_LABEL).cloned())
+                .unwrap_or_default()
         }
         None => {
             let collisions = ds.status.as_ref().and_then(|s| s.collision_count);
-            let template = ds.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+            let template = ds
+                .spec
+                .as_ref()
+                .map(|s| s.template.clone())
+                .unwrap_or_default();
             let hash = template_hash(&template, collisions);
             let mut labels: BTreeMap<String, String> =
                 template.metadata.and_then(|m| m.labels).unwrap_or_default();
@@ -92,7 +110,11 @@ pub async fn sync(
                     let dsapi: Api<DaemonSet> = Api::namespaced(client.clone(), &ns);
                     let dsname = ds.metadata.name.clone().unwrap_or_default();
                     dsapi
-                        .patch_status(&dsname, &PatchParams::default(), &Patch::Merge(&json!({"status": {"collisionCount": count}})))
+                        .patch_status(
+                            &dsname,
+                            &PatchParams::default(),
+                            &Patch::Merge(&json!({"status": {"collisionCount": count}})),
+                        )
                         .await
                         .map_err(|e| DaemonSetError::api("counting a hash collision", e))?;
                     return Err(DaemonSetError::api(format!("revision {name} exists"), e));
@@ -102,7 +124,11 @@ pub async fn sync(
             hash
         }
     };
-    let limit = ds.spec.as_ref().and_then(|s| s.revision_history_limit).unwrap_or(10);
+    let limit = ds
+        .spec
+        .as_ref()
+        .and_then(|s| s.revision_history_limit)
+        .unwrap_or(10);
     let old: Vec<&ControllerRevision> = revisions
         .iter()
         .filter(|r| {
@@ -110,7 +136,9 @@ pub async fn sync(
             h != Some(&hash) && !h.is_some_and(|h| in_use.contains(h))
         })
         .collect();
-    let extra = old.len().saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
+    let extra = old
+        .len()
+        .saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
     for rev in old.into_iter().take(extra) {
         let name = rev.metadata.name.clone().unwrap_or_default();
         match api.delete(&name, &DeleteParams::default()).await {

@@ -45,7 +45,10 @@ pub fn with_default_tolerations(spec: &PodSpec) -> PodSpec {
     let mut spec = spec.clone();
     let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
     for t in default_tolerations(spec.host_network.unwrap_or(false)) {
-        if !tolerations.iter().any(|have| have.key == t.key && have.effect == t.effect) {
+        if !tolerations
+            .iter()
+            .any(|have| have.key == t.key && have.effect == t.effect)
+        {
             tolerations.push(t);
         }
     }
@@ -64,9 +67,12 @@ pub fn pin_to_node(spec: &mut PodSpec, node: &str) {
         match_expressions: None,
     };
     let affinity = spec.affinity.get_or_insert_with(Affinity::default);
-    let node_affinity = affinity.node_affinity.get_or_insert_with(NodeAffinity::default);
-    node_affinity.required_during_scheduling_ignored_during_execution =
-        Some(NodeSelector { node_selector_terms: vec![term] });
+    let node_affinity = affinity
+        .node_affinity
+        .get_or_insert_with(NodeAffinity::default);
+    node_affinity.required_during_scheduling_ignored_during_execution = Some(NodeSelector {
+        node_selector_terms: vec![term],
+    });
 }
 
 /// The node a daemon pod is for: its `nodeName`, or the `metadata.name` its affinity names.
@@ -100,10 +106,17 @@ fn requirement(r: &NodeSelectorRequirement, value: Option<&String>) -> bool {
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(have), Some(bound)) = (value.and_then(|v| number(v)), values.first().and_then(|b| number(b))) else {
+            let (Some(have), Some(bound)) = (
+                value.and_then(|v| number(v)),
+                values.first().and_then(|b| number(b)),
+            ) else {
                 return false;
             };
-            if r.operator == "Gt" { have > bound } else { have < bound }
+            if r.operator == "Gt" {
+                have > bound
+            } else {
+                have < bound
+            }
         }
         _ => false,
     }
@@ -112,19 +125,32 @@ fn requirement(r: &NodeSelectorRequirement, value: Option<&String>) -> bool {
 /// Whether `node` satisfies the spec's nodeSelector and required node affinity.
 pub fn selects(spec: &PodSpec, node: &Node) -> bool {
     let labels = node.metadata.labels.clone().unwrap_or_default();
-    let by_selector = spec.node_selector.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    let by_selector = spec
+        .node_selector
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
     let required = spec
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     let name = node.metadata.name.clone();
     let by_affinity = required.is_none_or(|sel| {
         sel.node_selector_terms.iter().any(|term| {
-            let exprs = term.match_expressions.iter().flatten().all(|r| requirement(r, labels.get(&r.key)));
-            let fields = term.match_fields.iter().flatten().all(|r| {
-                r.key == "metadata.name" && requirement(r, name.as_ref())
-            });
+            let exprs = term
+                .match_expressions
+                .iter()
+                .flatten()
+                .all(|r| requirement(r, labels.get(&r.key)));
+            let fields = term
+                .match_fields
+                .iter()
+                .flatten()
+                .all(|r| r.key == "metadata.name" && requirement(r, name.as_ref()));
             let empty = term.match_expressions.as_ref().is_none_or(|e| e.is_empty())
                 && term.match_fields.as_ref().is_none_or(|f| f.is_empty());
             !empty && exprs && fields
@@ -135,14 +161,20 @@ pub fn selects(spec: &PodSpec, node: &Node) -> bool {
 
 /// Whether `toleration` tolerates `taint`.
 pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect_ok = toleration.effect.as_deref().is_none_or(|e| e.is_empty() || e == taint.effect);
+    let effect_ok = toleration
+        .effect
+        .as_deref()
+        .is_none_or(|e| e.is_empty() || e == taint.effect);
     let key_ok = match toleration.key.as_deref() {
         None | Some("") => toleration.operator.as_deref() == Some("Exists"),
         Some(k) => k == taint.key,
     };
     let value_ok = match toleration.operator.as_deref() {
         Some("Exists") => true,
-        _ => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
+        _ => {
+            toleration.value.as_deref().unwrap_or_default()
+                == taint.value.as_deref().unwrap_or_default()
+        }
     };
     effect_ok && key_ok && value_ok
 }
@@ -154,14 +186,18 @@ pub fn fit(spec: &PodSpec, node: &Node) -> Fit {
         .as_deref()
         .is_none_or(|n| n.is_empty() || Some(n) == node.metadata.name.as_deref());
     if !name_ok || !selects(spec, node) {
-        return Fit { should_run: false, should_continue: false };
+        return Fit {
+            should_run: false,
+            should_continue: false,
+        };
     }
     let spec = with_default_tolerations(spec);
     let tolerations = spec.tolerations.unwrap_or_default();
     let untolerated = |effect: &str| {
-        node.spec.iter().flat_map(|s| s.taints.iter().flatten()).any(|taint| {
-            taint.effect == effect && !tolerations.iter().any(|t| tolerates(t, taint))
-        })
+        node.spec
+            .iter()
+            .flat_map(|s| s.taints.iter().flatten())
+            .any(|taint| taint.effect == effect && !tolerations.iter().any(|t| tolerates(t, taint)))
     };
     let evicted = untolerated("NoExecute");
     Fit {
@@ -185,13 +221,28 @@ mod tests {
 
     #[test]
     fn selectors_affinity_and_taints() {
-        let plain = node(json!({"metadata": {"name": "n1", "labels": {"disk": "ssd", "cores": "8"}}}));
+        let plain =
+            node(json!({"metadata": {"name": "n1", "labels": {"disk": "ssd", "cores": "8"}}}));
         let any = spec(json!({"containers": []}));
-        assert_eq!(fit(&any, &plain), Fit { should_run: true, should_continue: true });
-        assert!(!fit(&spec(json!({"containers": [], "nodeSelector": {"disk": "hdd"}})), &plain).should_run);
-        let affinity = spec(json!({"containers": [], "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["4"]}]}
-        ]}}}}));
+        assert_eq!(
+            fit(&any, &plain),
+            Fit {
+                should_run: true,
+                should_continue: true
+            }
+        );
+        assert!(
+            !fit(
+                &spec(json!({"containers": [], "nodeSelector": {"disk": "hdd"}})),
+                &plain
+            )
+            .should_run
+        );
+        let affinity = spec(
+            json!({"containers": [], "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["4"]}]}
+            ]}}}}),
+        );
         assert!(fit(&affinity, &plain).should_run);
         let mut pinned = any.clone();
         pin_to_node(&mut pinned, "n2");
@@ -206,13 +257,37 @@ mod tests {
         ]}}));
         assert!(fit(&any, &cordoned).should_run);
         // A custom NoSchedule taint keeps new pods off but lets existing ones stay.
-        let tainted = node(json!({"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]}}));
-        assert_eq!(fit(&any, &tainted), Fit { should_run: false, should_continue: true });
-        let tolerating = spec(json!({"containers": [], "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu"}]}));
+        let tainted = node(
+            json!({"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]}}),
+        );
+        assert_eq!(
+            fit(&any, &tainted),
+            Fit {
+                should_run: false,
+                should_continue: true
+            }
+        );
+        let tolerating = spec(
+            json!({"containers": [], "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu"}]}),
+        );
         assert!(fit(&tolerating, &tainted).should_run);
-        let evicting = node(json!({"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "x", "effect": "NoExecute"}]}}));
-        assert_eq!(fit(&any, &evicting), Fit { should_run: false, should_continue: false });
+        let evicting = node(
+            json!({"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "x", "effect": "NoExecute"}]}}),
+        );
+        assert_eq!(
+            fit(&any, &evicting),
+            Fit {
+                should_run: false,
+                should_continue: false
+            }
+        );
         assert_eq!(default_tolerations(false).len(), 6);
-        assert_eq!(with_default_tolerations(&tolerating).tolerations.unwrap().len(), 7);
+        assert_eq!(
+            with_default_tolerations(&tolerating)
+                .tolerations
+                .unwrap()
+                .len(),
+            7
+        );
     }
 }

@@ -28,23 +28,58 @@ pub fn bounds(spec: &DaemonSetSpec, desired: i32) -> (i32, i32) {
         .unwrap_or_default();
     let surge = resolve(ru.max_surge.as_ref(), desired, true);
     let unavailable = resolve(ru.max_unavailable.as_ref(), desired, true);
-    if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
 }
 
 /// The plan for every node (`nodes` as the cache shows them, current revision `hash`).
-pub fn plan(spec: &DaemonSetSpec, nodes: &mut [NodeState], hash: &str, min_ready: i32, now: jiff::Timestamp) -> Plan {
+pub fn plan(
+    spec: &DaemonSetSpec,
+    nodes: &mut [NodeState],
+    hash: &str,
+    min_ready: i32,
+    now: jiff::Timestamp,
+) -> Plan {
     let mut out = Plan::default();
-    let is_new = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get(super::history::HASH_LABEL)).map(String::as_str) == Some(hash);
+    let is_new = |p: &Pod| {
+        p.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(super::history::HASH_LABEL))
+            .map(String::as_str)
+            == Some(hash)
+    };
     let available = |p: &Pod| pod::is_available(p, min_ready, now);
-    let rolling = spec.update_strategy.as_ref().and_then(|s| s.type_.as_deref()) != Some("OnDelete");
-    let desired = i32::try_from(nodes.iter().filter(|n| n.fit.should_run || (n.fit.should_continue && !n.pods.is_empty())).count()).unwrap_or(0);
+    let rolling = spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.type_.as_deref())
+        != Some("OnDelete");
+    let desired = i32::try_from(
+        nodes
+            .iter()
+            .filter(|n| n.fit.should_run || (n.fit.should_continue && !n.pods.is_empty()))
+            .count(),
+    )
+    .unwrap_or(0);
     let (max_surge, max_unavailable) = bounds(spec, desired);
     let mut unavailable = i32::try_from(
-        nodes.iter().filter(|n| n.fit.should_run && !n.pods.iter().any(|p| available(p))).count(),
-    ).unwrap_or(0);
+        nodes
+            .iter()
+            .filter(|n| n.fit.should_run && !n.pods.iter().any(|p| available(p)))
+            .count(),
+    )
+    .unwrap_or(0);
     let mut surging = i32::try_from(
-        nodes.iter().filter(|n| n.pods.iter().any(|p| is_new(p)) && n.pods.iter().any(|p| !is_new(p))).count(),
-    ).unwrap_or(0);
+        nodes
+            .iter()
+            .filter(|n| n.pods.iter().any(|p| is_new(p)) && n.pods.iter().any(|p| !is_new(p)))
+            .count(),
+    )
+    .unwrap_or(0);
     for node in nodes.iter() {
         if !node.fit.should_continue || (!node.fit.should_run && node.pods.is_empty()) {
             out.delete.extend(node.pods.iter().cloned());
@@ -103,15 +138,25 @@ mod tests {
     }
 
     fn node(name: &str, pods: Vec<Arc<Pod>>) -> NodeState {
-        NodeState { name: name.into(), fit: Fit { should_run: true, should_continue: true }, pods }
+        NodeState {
+            name: name.into(),
+            fit: Fit {
+                should_run: true,
+                should_continue: true,
+            },
+            pods,
+        }
     }
 
     fn spec(v: serde_json::Value) -> DaemonSetSpec {
-        serde_json::from_value(json!({"selector": {}, "template": {}, "updateStrategy": v})).unwrap()
+        serde_json::from_value(json!({"selector": {}, "template": {}, "updateStrategy": v}))
+            .unwrap()
     }
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {
-        pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
     }
 
     #[test]
@@ -132,9 +177,14 @@ mod tests {
         let p = plan(&s, &mut nodes, "h2", 0, now);
         assert_eq!(names(&p.delete), vec!["a-old", "c-old"]);
         // Surge: a new pod beside the old, the old deleted once the new is available.
-        let s = spec(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}));
+        let s = spec(
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}),
+        );
         let mut nodes = vec![
-            node("a", vec![pod("a-old", "h1", true), pod("a-new", "h2", true)]),
+            node(
+                "a",
+                vec![pod("a-old", "h1", true), pod("a-new", "h2", true)],
+            ),
             node("b", vec![pod("b-old", "h1", true)]),
             node("c", vec![pod("c-old", "h1", true)]),
         ];
@@ -147,6 +197,12 @@ mod tests {
         // OnDelete: nothing is replaced.
         let p = plan(&spec(json!({"type": "OnDelete"})), &mut nodes, "h2", 0, now);
         assert!(p.create.is_empty() && p.delete.is_empty());
-        assert_eq!(bounds(&spec(json!({"rollingUpdate": {"maxUnavailable": "10%"}})), 3), (0, 1));
+        assert_eq!(
+            bounds(
+                &spec(json!({"rollingUpdate": {"maxUnavailable": "10%"}})),
+                3
+            ),
+            (0, 1)
+        );
     }
 }

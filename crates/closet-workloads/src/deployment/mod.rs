@@ -49,7 +49,10 @@ pub enum DeploymentError {
 
 impl DeploymentError {
     fn api(action: impl Into<String>, source: kube::Error) -> Self {
-        Self::Api { action: action.into(), source }
+        Self::Api {
+            action: action.into(),
+            source,
+        }
     }
 }
 
@@ -62,11 +65,18 @@ pub struct Context {
 }
 
 /// Runs the Deployment controller until `shutdown` resolves.
-pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-    let (deploys, deploy_events) =
-        informer::informer(Api::<Deployment>::all(client.clone()), watcher::Config::default());
-    let (sets, set_events) =
-        informer::informer(Api::<ReplicaSet>::all(client.clone()), watcher::Config::default());
+pub async fn run(
+    client: kube::Client,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (deploys, deploy_events) = informer::informer(
+        Api::<Deployment>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let (sets, set_events) = informer::informer(
+        Api::<ReplicaSet>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let (pods, pod_events) =
         informer::informer(Api::<Pod>::all(client.clone()), watcher::Config::default());
     let sets_for_pods = sets.clone();
@@ -78,7 +88,8 @@ pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output
         // Recreate waits for old pods to go: their deletions move it on.
         informer::map_to(pod_events, deploys.clone(), move |p: &Pod, _| {
             let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-            let ending = p.metadata.deletion_timestamp.is_some() || matches!(phase, Some("Succeeded" | "Failed"));
+            let ending = p.metadata.deletion_timestamp.is_some()
+                || matches!(phase, Some("Succeeded" | "Failed"));
             if !ending {
                 return Vec::new();
             }
@@ -95,15 +106,25 @@ pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output
         sets,
         pods,
     });
-    informer::drive("deployment", deploys, Box::pin(queue), reconcile, error_policy, ctx, shutdown)
-        .await;
+    informer::drive(
+        "deployment",
+        deploys,
+        Box::pin(queue),
+        reconcile,
+        error_policy,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 /// The Deployments a ReplicaSet event concerns: its controller, or for an orphan every
 /// Deployment in its namespace whose selector matches it.
 fn owners_of(rs: &ReplicaSet, deploys: &Store<Deployment>) -> Vec<ObjectRef<Deployment>> {
     if ownership::controller_of(&rs.metadata).is_some() {
-        return informer::controller_key(rs, "Deployment").into_iter().collect();
+        return informer::controller_key(rs, "Deployment")
+            .into_iter()
+            .collect();
     }
     let labels = rs.metadata.labels.clone().unwrap_or_default();
     deploys
@@ -187,9 +208,13 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
     if d.status.as_ref() != Some(&new_status) {
         let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
         let name = d.metadata.name.clone().unwrap_or_default();
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&json!({"status": new_status})))
-            .await
-            .map_err(|e| DeploymentError::api(format!("updating status of {}", key(&d)), e))?;
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": new_status})),
+        )
+        .await
+        .map_err(|e| DeploymentError::api(format!("updating status of {}", key(&d)), e))?;
     }
     Ok(match wake {
         Some(after) => Action::requeue(after),

@@ -24,7 +24,11 @@ pub async fn step(r: &mut Rollout<'_>, pods: &[Arc<Pod>]) -> Result<bool, Deploy
     if r.resize_old(&zeros).await? {
         return Ok(true);
     }
-    let old_uids: Vec<String> = r.old.iter().filter_map(|rs| rs.metadata.uid.clone()).collect();
+    let old_uids: Vec<String> = r
+        .old
+        .iter()
+        .filter_map(|rs| rs.metadata.uid.clone())
+        .collect();
     if old_pods_running(pods, &old_uids) {
         return Ok(false);
     }
@@ -55,7 +59,10 @@ mod tests {
         let old = vec!["old".to_owned()];
         assert!(old_pods_running(&[pod("old", "Running")], &old));
         assert!(old_pods_running(&[pod("old", "Pending")], &old));
-        assert!(!old_pods_running(&[pod("old", "Succeeded"), pod("new", "Running")], &old));
+        assert!(!old_pods_running(
+            &[pod("old", "Succeeded"), pod("new", "Running")],
+            &old
+        ));
         assert!(!old_pods_running(&[], &old));
     }
 }

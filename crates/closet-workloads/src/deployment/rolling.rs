@@ -3,9 +3,9 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 
+use super::DeploymentError;
 use super::sync::Rollout;
 use super::util::{max_surge, max_unavailable, replicas, rs_available, rs_replicas};
-use super::DeploymentError;
 
 /// The new ReplicaSet's size: up to `replicas`, without the total passing `replicas + surge`.
 pub fn new_replicas(replicas: i32, surge: i32, total: i32, new_current: i32) -> i32 {
@@ -84,11 +84,19 @@ pub async fn step(r: &mut Rollout<'_>) -> Result<bool, DeploymentError> {
     if max_scaled_down <= 0 {
         return Ok(false);
     }
-    let sizes: Vec<(i32, i32)> = r.old.iter().map(|rs| (rs_replicas(rs), rs_available(rs))).collect();
+    let sizes: Vec<(i32, i32)> = r
+        .old
+        .iter()
+        .map(|rs| (rs_replicas(rs), rs_available(rs)))
+        .collect();
     let cleaned = cleanup_unhealthy(&sizes, max_scaled_down);
     let mut scaled = r.resize_old(&cleaned).await?;
     let available: i32 = r.all().map(rs_available).sum();
-    let sizes: Vec<(i32, i32)> = r.old.iter().map(|rs| (rs_replicas(rs), rs_available(rs))).collect();
+    let sizes: Vec<(i32, i32)> = r
+        .old
+        .iter()
+        .map(|rs| (rs_replicas(rs), rs_available(rs)))
+        .collect();
     let down = scale_down_old(&sizes, available, min_available);
     scaled |= r.resize_old(&down).await?;
     Ok(scaled)
@@ -115,7 +123,10 @@ mod tests {
     #[test]
     fn old_replica_sets_shrink_within_unavailability() {
         // Unhealthy pods go first, oldest set first, bounded.
-        assert_eq!(cleanup_unhealthy(&[(3, 1), (4, 4), (2, 0)], 3), vec![1, 4, 1]);
+        assert_eq!(
+            cleanup_unhealthy(&[(3, 1), (4, 4), (2, 0)], 3),
+            vec![1, 4, 1]
+        );
         assert_eq!(cleanup_unhealthy(&[(3, 3)], 5), vec![3]);
         // 10 replicas, maxUnavailable 2 → min available 8; 10 available → 2 may go.
         assert_eq!(scale_down_old(&[(1, 1), (9, 9)], 10, 8), vec![0, 8]);

@@ -43,7 +43,11 @@ pub fn proportions(sets: &[(i32, i32)], to_add: i32, max_after: i32, want: i32) 
             }
             let f = fraction(size, max_before, max_after, want);
             let allowed = to_add - added;
-            let p = if to_add > 0 { f.min(allowed) } else { f.max(allowed) };
+            let p = if to_add > 0 {
+                f.min(allowed)
+            } else {
+                f.max(allowed)
+            };
             added += p;
             size + p
         })
@@ -68,7 +72,11 @@ pub async fn scale(r: &mut Rollout<'_>) -> Result<(), DeploymentError> {
                 return r.scale_new(want).await;
             }
         }
-        if let Some(i) = r.old.iter().rposition(|rs| rs_replicas(rs) > 0 || active_count == 0) {
+        if let Some(i) = r
+            .old
+            .iter()
+            .rposition(|rs| rs_replicas(rs) > 0 || active_count == 0)
+        {
             let rs = r.old[i].clone();
             r.old[i] = r.scale_rs(&rs, want).await?;
         }
@@ -94,7 +102,11 @@ pub async fn scale(r: &mut Rollout<'_>) -> Result<(), DeploymentError> {
     sets.sort_by(|a, b| {
         let by_size = rs_replicas(b).cmp(&rs_replicas(a));
         let age = |rs: &ReplicaSet| rs.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        by_size.then(if to_add > 0 { age(b).cmp(&age(a)) } else { age(a).cmp(&age(b)) })
+        by_size.then(if to_add > 0 {
+            age(b).cmp(&age(a))
+        } else {
+            age(a).cmp(&age(b))
+        })
     });
     let status_replicas = r.d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     let shape: Vec<(i32, i32)> = sets
@@ -110,9 +122,16 @@ pub async fn scale(r: &mut Rollout<'_>) -> Result<(), DeploymentError> {
     let sizes = proportions(&shape, to_add, allowed, want);
     for (rs, to) in sets.iter().zip(sizes) {
         let updated = r.scale_rs(rs, to).await?;
-        if r.new.as_ref().is_some_and(|n| n.metadata.uid == updated.metadata.uid) {
+        if r.new
+            .as_ref()
+            .is_some_and(|n| n.metadata.uid == updated.metadata.uid)
+        {
             r.new = Some(updated);
-        } else if let Some(slot) = r.old.iter_mut().find(|o| o.metadata.uid == updated.metadata.uid) {
+        } else if let Some(slot) = r
+            .old
+            .iter_mut()
+            .find(|o| o.metadata.uid == updated.metadata.uid)
+        {
             *slot = updated;
         }
     }

@@ -20,7 +20,12 @@ fn sum(sets: &[&ReplicaSet], f: impl Fn(&ReplicaSet) -> i32) -> i32 {
 }
 
 /// The counters and the Available condition, from the ReplicaSets (`new` among `all`).
-pub fn counters(d: &Deployment, all: &[&ReplicaSet], new: Option<&ReplicaSet>, now: jiff::Timestamp) -> DeploymentStatus {
+pub fn counters(
+    d: &Deployment,
+    all: &[&ReplicaSet],
+    new: Option<&ReplicaSet>,
+    now: jiff::Timestamp,
+) -> DeploymentStatus {
     let st = |rs: &ReplicaSet| rs.status.clone().unwrap_or_default();
     let available = sum(all, |rs| st(rs).available_replicas.unwrap_or(0));
     let total = sum(all, rs_replicas);
@@ -38,14 +43,32 @@ pub fn counters(d: &Deployment, all: &[&ReplicaSet], new: Option<&ReplicaSet>, n
         terminating_replicas: old.terminating_replicas,
     };
     let (state, reason, message) = if available >= want - util::max_unavailable(d) {
-        ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+        (
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
     } else {
-        ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+        (
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
     };
-    set_condition(&mut status, "Available", state, reason, message.to_owned(), now);
+    set_condition(
+        &mut status,
+        "Available",
+        state,
+        reason,
+        message.to_owned(),
+        now,
+    );
     // A ReplicaSet that cannot create pods makes the Deployment report it too.
     let failure = all.iter().find_map(|rs| {
-        st(rs).conditions?.into_iter().find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+        st(rs)
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
     });
     match failure {
         Some(c) => set_condition(
@@ -94,13 +117,33 @@ pub fn progress(
     }
     let current = condition(status, "Progressing").cloned();
     if p.paused {
-        if current.as_ref().is_none_or(|c| c.reason.as_deref() != Some("DeploymentPaused")) {
-            set_condition(status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into(), now);
+        if current
+            .as_ref()
+            .is_none_or(|c| c.reason.as_deref() != Some("DeploymentPaused"))
+        {
+            set_condition(
+                status,
+                "Progressing",
+                "Unknown",
+                "DeploymentPaused",
+                "Deployment is paused".into(),
+                now,
+            );
         }
         return None;
     }
-    if current.as_ref().is_some_and(|c| c.reason.as_deref() == Some("DeploymentPaused")) {
-        set_condition(status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed".into(), now);
+    if current
+        .as_ref()
+        .is_some_and(|c| c.reason.as_deref() == Some("DeploymentPaused"))
+    {
+        set_condition(
+            status,
+            "Progressing",
+            "Unknown",
+            "DeploymentResumed",
+            "Deployment is resumed".into(),
+            now,
+        );
     }
     let Some(deadline) = deadline else {
         remove_condition(status, "Progressing");
@@ -109,20 +152,38 @@ pub fn progress(
     let current = condition(status, "Progressing").cloned();
     let name = p.new_name.unwrap_or_default();
     let done = status.replicas == status.updated_replicas
-        && current.as_ref().is_some_and(|c| c.reason.as_deref() == Some("NewReplicaSetAvailable"));
+        && current
+            .as_ref()
+            .is_some_and(|c| c.reason.as_deref() == Some("NewReplicaSetAvailable"));
     if done {
         return None;
     }
     let old = d.status.clone().unwrap_or_default();
     if complete(d, status) {
         let message = format!("ReplicaSet \"{name}\" has successfully progressed.");
-        set_condition(status, "Progressing", "True", "NewReplicaSetAvailable", message, now);
+        set_condition(
+            status,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            message,
+            now,
+        );
         return None;
     }
     if progressing(&old, status) {
         let message = format!("ReplicaSet \"{name}\" is progressing.");
-        set_condition(status, "Progressing", "True", "ReplicaSetUpdated", message, now);
-        return Some(std::time::Duration::from_secs(u64::try_from(deadline.max(1)).unwrap_or(600)));
+        set_condition(
+            status,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            message,
+            now,
+        );
+        return Some(std::time::Duration::from_secs(
+            u64::try_from(deadline.max(1)).unwrap_or(600),
+        ));
     }
     let current = condition(status, "Progressing").cloned();
     let reason = current.as_ref().and_then(|c| c.reason.clone());
@@ -131,12 +192,23 @@ pub fn progress(
     }
     let since = current
         .as_ref()
-        .and_then(|c| c.last_update_time.as_ref().or(c.last_transition_time.as_ref()))
+        .and_then(|c| {
+            c.last_update_time
+                .as_ref()
+                .or(c.last_transition_time.as_ref())
+        })
         .map_or(now, |t| t.0);
     let until = since + jiff::SignedDuration::from_secs(i64::from(deadline));
     if now >= until {
         let message = format!("ReplicaSet \"{name}\" has timed out progressing.");
-        set_condition(status, "Progressing", "False", "ProgressDeadlineExceeded", message, now);
+        set_condition(
+            status,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            message,
+            now,
+        );
         return None;
     }
     Some(until.duration_since(now).unsigned_abs() + std::time::Duration::from_millis(200))
@@ -149,11 +221,21 @@ pub fn condition<'a>(s: &'a DeploymentStatus, type_: &str) -> Option<&'a Deploym
 
 /// Sets a condition; the transition time moves only when the status changes, the update
 /// time whenever anything does.
-pub fn set_condition(s: &mut DeploymentStatus, type_: &str, status: &str, reason: &str, message: String, now: jiff::Timestamp) {
+pub fn set_condition(
+    s: &mut DeploymentStatus,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+    now: jiff::Timestamp,
+) {
     let conditions = s.conditions.get_or_insert_with(Vec::new);
     let existing = conditions.iter_mut().find(|c| c.type_ == type_);
     match existing {
-        Some(c) if c.status == status && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(&message) => {}
+        Some(c)
+            if c.status == status
+                && c.reason.as_deref() == Some(reason)
+                && c.message.as_deref() == Some(&message) => {}
         Some(c) => {
             if c.status != status {
                 c.last_transition_time = Some(Time(now));
@@ -206,28 +288,85 @@ mod tests {
         let old = rs(1, 1, 1, 1);
         let new = rs(3, 3, 3, 2);
         let mut s = counters(&d, &[&old, &new], Some(&new), now);
-        assert_eq!((s.replicas, s.updated_replicas, s.ready_replicas, s.available_replicas, s.unavailable_replicas),
-            (Some(4), Some(3), Some(4), Some(3), Some(1)));
+        assert_eq!(
+            (
+                s.replicas,
+                s.updated_replicas,
+                s.ready_replicas,
+                s.available_replicas,
+                s.unavailable_replicas
+            ),
+            (Some(4), Some(3), Some(4), Some(3), Some(1))
+        );
         assert_eq!(s.observed_generation, Some(2));
-        assert_eq!(condition(&s, "Available").unwrap().reason.as_deref(), Some("MinimumReplicasAvailable"));
+        assert_eq!(
+            condition(&s, "Available").unwrap().reason.as_deref(),
+            Some("MinimumReplicasAvailable")
+        );
         assert!(!complete(&d, &s));
-        let wait = progress(&d, &mut s, Progress { note: None, new_name: Some("d-1".into()), paused: false }, now);
-        assert_eq!(condition(&s, "Progressing").unwrap().reason.as_deref(), Some("ReplicaSetUpdated"));
+        let wait = progress(
+            &d,
+            &mut s,
+            Progress {
+                note: None,
+                new_name: Some("d-1".into()),
+                paused: false,
+            },
+            now,
+        );
+        assert_eq!(
+            condition(&s, "Progressing").unwrap().reason.as_deref(),
+            Some("ReplicaSetUpdated")
+        );
         assert!(wait.is_some());
         let done = rs(3, 3, 3, 3);
         let mut s = counters(&d, &[&rs(0, 0, 0, 0), &done], Some(&done), now);
         assert!(complete(&d, &s));
-        progress(&d, &mut s, Progress { note: None, new_name: Some("d-1".into()), paused: false }, now);
-        assert_eq!(condition(&s, "Progressing").unwrap().reason.as_deref(), Some("NewReplicaSetAvailable"));
+        progress(
+            &d,
+            &mut s,
+            Progress {
+                note: None,
+                new_name: Some("d-1".into()),
+                paused: false,
+            },
+            now,
+        );
+        assert_eq!(
+            condition(&s, "Progressing").unwrap().reason.as_deref(),
+            Some("NewReplicaSetAvailable")
+        );
         // No progress for longer than the deadline: timed out.
         let mut stuck = d.clone();
         let mut st = counters(&d, &[&rs(3, 3, 0, 0)], Some(&rs(3, 3, 0, 0)), now);
-        set_condition(&mut st, "Progressing", "True", "ReplicaSetUpdated", "x".into(), now);
+        set_condition(
+            &mut st,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            "x".into(),
+            now,
+        );
         stuck.status = Some(st.clone());
         let later = now + jiff::SignedDuration::from_secs(601);
-        progress(&stuck, &mut st, Progress { note: None, new_name: None, paused: false }, later);
+        progress(
+            &stuck,
+            &mut st,
+            Progress {
+                note: None,
+                new_name: None,
+                paused: false,
+            },
+            later,
+        );
         let c = condition(&st, "Progressing").unwrap();
-        assert_eq!((c.status.as_str(), c.reason.as_deref()), ("False", Some("ProgressDeadlineExceeded")));
-        assert_eq!(condition(&st, "Available").unwrap().reason.as_deref(), Some("MinimumReplicasUnavailable"));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_deref()),
+            ("False", Some("ProgressDeadlineExceeded"))
+        );
+        assert_eq!(
+            condition(&st, "Available").unwrap().reason.as_deref(),
+            Some("MinimumReplicasUnavailable")
+        );
     }
 }

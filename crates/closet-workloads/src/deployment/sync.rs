@@ -43,7 +43,11 @@ impl<'a> Rollout<'a> {
         mut owned: Vec<ReplicaSet>,
     ) -> Result<Self, DeploymentError> {
         owned.sort_by_key(created);
-        let template = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+        let template = d
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
         let new_at = owned.iter().position(|rs| {
             rs.spec
                 .as_ref()
@@ -51,7 +55,13 @@ impl<'a> Rollout<'a> {
                 .is_some_and(|t| util::equal_ignoring_hash(t, &template))
         });
         let new = new_at.map(|i| owned.remove(i));
-        let mut r = Self { d, ctx, new, old: owned, note: None };
+        let mut r = Self {
+            d,
+            ctx,
+            new,
+            old: owned,
+            note: None,
+        };
         if r.new.is_some() {
             r.sync_new_annotations().await?;
         }
@@ -68,7 +78,10 @@ impl<'a> Rollout<'a> {
     }
 
     fn api(&self) -> Api<ReplicaSet> {
-        Api::namespaced(self.ctx.client.clone(), self.d.metadata.namespace.as_deref().unwrap_or_default())
+        Api::namespaced(
+            self.ctx.client.clone(),
+            self.d.metadata.namespace.as_deref().unwrap_or_default(),
+        )
     }
 
     fn dname(&self) -> String {
@@ -78,7 +91,9 @@ impl<'a> Rollout<'a> {
     /// The bookkeeping annotations of the new ReplicaSet (revision, history, copied
     /// Deployment annotations), then the Deployment's own revision annotation.
     async fn sync_new_annotations(&mut self) -> Result<(), DeploymentError> {
-        let Some(new) = self.new.clone() else { return Ok(()) };
+        let Some(new) = self.new.clone() else {
+            return Ok(());
+        };
         let next = self.next_revision();
         let current = util::revision(&new);
         let mut wanted: BTreeMap<String, Option<String>> = util::copied_annotations(self.d)
@@ -120,7 +135,10 @@ impl<'a> Rollout<'a> {
         }
         if !self.has_progressing() {
             let name = new.metadata.name.unwrap_or_default();
-            self.note = Some(("FoundNewReplicaSet", format!("Found new replica set \"{name}\"")));
+            self.note = Some((
+                "FoundNewReplicaSet",
+                format!("Found new replica set \"{name}\""),
+            ));
         }
         self.sync_deployment_revision().await
     }
@@ -136,7 +154,12 @@ impl<'a> Rollout<'a> {
     async fn sync_deployment_revision(&self) -> Result<(), DeploymentError> {
         let Some(new) = &self.new else { return Ok(()) };
         let revision = util::revision(new).to_string();
-        let have = self.d.metadata.annotations.as_ref().and_then(|a| a.get(REVISION));
+        let have = self
+            .d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REVISION));
         if have == Some(&revision) {
             return Ok(());
         }
@@ -145,9 +168,13 @@ impl<'a> Rollout<'a> {
             self.d.metadata.namespace.as_deref().unwrap_or_default(),
         );
         let patch = json!({"metadata": {"annotations": {REVISION: revision}}});
-        api.patch(&self.dname(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| DeploymentError::api("annotating the deployment's revision", e))?;
+        api.patch(
+            &self.dname(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(|e| DeploymentError::api("annotating the deployment's revision", e))?;
         Ok(())
     }
 
@@ -179,7 +206,10 @@ impl<'a> Rollout<'a> {
         let mut annotations = util::copied_annotations(d);
         annotations.insert(REVISION.into(), self.next_revision().to_string());
         annotations.insert(util::DESIRED_REPLICAS.into(), want.to_string());
-        annotations.insert(util::MAX_REPLICAS.into(), (want + util::max_surge(d)).to_string());
+        annotations.insert(
+            util::MAX_REPLICAS.into(),
+            (want + util::max_surge(d)).to_string(),
+        );
         let name = format!("{}-{hash}", self.dname());
         let rs = ReplicaSet {
             metadata: ObjectMeta {
@@ -201,14 +231,25 @@ impl<'a> Rollout<'a> {
         let created = match self.api().create(&PostParams::default(), &rs).await {
             Ok(created) => created,
             Err(e) if crate::shared::is_status(&e, 409) => return self.collided(&name, e).await,
-            Err(e) => return Err(DeploymentError::api(format!("creating replica set {name}"), e)),
+            Err(e) => {
+                return Err(DeploymentError::api(
+                    format!("creating replica set {name}"),
+                    e,
+                ));
+            }
         };
         let reference = closet_events::reference(d);
         if replicas > 0 {
             let message = format!("Scaled up replica set {name} from 0 to {replicas}");
-            self.ctx.recorder.normal(&reference, "ScalingReplicaSet", &message).await;
+            self.ctx
+                .recorder
+                .normal(&reference, "ScalingReplicaSet", &message)
+                .await;
         }
-        self.note = Some(("NewReplicaSetCreated", format!("Created new replica set \"{name}\"")));
+        self.note = Some((
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{name}\""),
+        ));
         self.new = Some(created);
         self.sync_deployment_revision().await
     }
@@ -216,10 +257,19 @@ impl<'a> Rollout<'a> {
     /// A ReplicaSet with the new one's name exists: ours with this template means a cache
     /// behind; anything else is a hash collision, counted so the next hash differs.
     async fn collided(&mut self, name: &str, cause: kube::Error) -> Result<(), DeploymentError> {
-        let existing = self.api().get(name).await.map_err(|e| DeploymentError::api("reading a colliding replica set", e))?;
+        let existing = self
+            .api()
+            .get(name)
+            .await
+            .map_err(|e| DeploymentError::api("reading a colliding replica set", e))?;
         let ours = ownership::controller_of(&existing.metadata)
             .is_some_and(|r| Some(&r.uid) == self.d.metadata.uid.as_ref());
-        let template = self.d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+        let template = self
+            .d
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
         let same = existing
             .spec
             .as_ref()
@@ -229,15 +279,28 @@ impl<'a> Rollout<'a> {
             self.new = Some(existing);
             return Ok(());
         }
-        let count = self.d.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0) + 1;
+        let count = self
+            .d
+            .status
+            .as_ref()
+            .and_then(|s| s.collision_count)
+            .unwrap_or(0)
+            + 1;
         let api: Api<Deployment> = Api::namespaced(
             self.ctx.client.clone(),
             self.d.metadata.namespace.as_deref().unwrap_or_default(),
         );
-        api.patch_status(&self.dname(), &PatchParams::default(), &Patch::Merge(&json!({"status": {"collisionCount": count}})))
-            .await
-            .map_err(|e| DeploymentError::api("counting a hash collision", e))?;
-        Err(DeploymentError::api(format!("replica set {name} exists (hash collision)"), cause))
+        api.patch_status(
+            &self.dname(),
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"collisionCount": count}})),
+        )
+        .await
+        .map_err(|e| DeploymentError::api("counting a hash collision", e))?;
+        Err(DeploymentError::api(
+            format!("replica set {name} exists (hash collision)"),
+            cause,
+        ))
     }
 
     /// Scales `rs` to `to`, keeping its desired/max annotations current; returns it updated.
@@ -266,7 +329,11 @@ impl<'a> Rollout<'a> {
             let message = format!("Scaled {way} replica set {name} from {from} to {to}");
             self.ctx
                 .recorder
-                .normal(&closet_events::reference(self.d), "ScalingReplicaSet", &message)
+                .normal(
+                    &closet_events::reference(self.d),
+                    "ScalingReplicaSet",
+                    &message,
+                )
                 .await;
         }
         Ok(updated)
@@ -284,7 +351,9 @@ impl<'a> Rollout<'a> {
     pub async fn resize_old(&mut self, sizes: &[i32]) -> Result<bool, DeploymentError> {
         let mut changed = false;
         for (i, &to) in sizes.iter().enumerate() {
-            let Some(rs) = self.old.get(i).cloned() else { break };
+            let Some(rs) = self.old.get(i).cloned() else {
+                break;
+            };
             if rs_replicas(&rs) != to {
                 self.old[i] = self.scale_rs(&rs, to).await?;
                 changed = true;
@@ -298,9 +367,14 @@ impl<'a> Rollout<'a> {
         let Some(limit) = self.d.spec.as_ref().and_then(|s| s.revision_history_limit) else {
             return Ok(());
         };
-        let mut cleanable: Vec<&ReplicaSet> =
-            self.old.iter().filter(|rs| rs.metadata.deletion_timestamp.is_none()).collect();
-        let extra = cleanable.len().saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
+        let mut cleanable: Vec<&ReplicaSet> = self
+            .old
+            .iter()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+            .collect();
+        let extra = cleanable
+            .len()
+            .saturating_sub(usize::try_from(limit.max(0)).unwrap_or(0));
         cleanable.sort_by_key(|rs| (util::revision(rs), created(rs)));
         for rs in cleanable.into_iter().take(extra) {
             let status = rs.status.clone().unwrap_or_default();
@@ -312,7 +386,12 @@ impl<'a> Rollout<'a> {
             match self.api().delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(e) if crate::shared::is_status(&e, 404) => {}
-                Err(e) => return Err(DeploymentError::api(format!("deleting old replica set {name}"), e)),
+                Err(e) => {
+                    return Err(DeploymentError::api(
+                        format!("deleting old replica set {name}"),
+                        e,
+                    ));
+                }
             }
         }
         Ok(())

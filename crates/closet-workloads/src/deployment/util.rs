@@ -80,7 +80,10 @@ pub fn resolve(value: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
         None => 0,
         Some(IntOrString::Int(n)) => *n,
         Some(IntOrString::String(s)) => {
-            let Some(pct) = s.strip_suffix('%').and_then(|p| p.trim().parse::<i64>().ok()) else {
+            let Some(pct) = s
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<i64>().ok())
+            else {
                 return 0;
             };
             let scaled = i64::from(total) * pct;
@@ -126,7 +129,9 @@ pub fn replicas(d: &Deployment) -> i32 {
 
 /// How many pods above `replicas` a rolling update may run (0 for Recreate).
 pub fn max_surge(d: &Deployment) -> i32 {
-    rolling(d).map_or(0, |(s, u)| fenceposts(s.as_ref(), u.as_ref(), replicas(d)).0)
+    rolling(d).map_or(0, |(s, u)| {
+        fenceposts(s.as_ref(), u.as_ref(), replicas(d)).0
+    })
 }
 
 /// How many pods may be unavailable during a rolling update (0 for Recreate), at most
@@ -146,7 +151,10 @@ pub fn rs_replicas(rs: &ReplicaSet) -> i32 {
 
 /// A ReplicaSet's `status.availableReplicas`.
 pub fn rs_available(rs: &ReplicaSet) -> i32 {
-    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+    rs.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
 }
 
 /// A ReplicaSet's annotation parsed as an integer.
@@ -189,8 +197,14 @@ mod tests {
         assert_eq!(resolve(Some(&ios(json!(2))), 10, false), 2);
         assert_eq!(resolve(Some(&ios(json!("bad"))), 10, false), 0);
         // Both zero after rounding: one may be unavailable so the rollout can move.
-        assert_eq!(fenceposts(Some(&ios(json!(0))), Some(&ios(json!("25%"))), 3), (0, 1));
-        assert_eq!(fenceposts(Some(&ios(json!("25%"))), Some(&ios(json!("25%"))), 30), (8, 7));
+        assert_eq!(
+            fenceposts(Some(&ios(json!(0))), Some(&ios(json!("25%"))), 3),
+            (0, 1)
+        );
+        assert_eq!(
+            fenceposts(Some(&ios(json!("25%"))), Some(&ios(json!("25%"))), 30),
+            (8, 7)
+        );
     }
 
     #[test]
@@ -205,7 +219,14 @@ mod tests {
         assert!(h.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
         assert!(h.len() >= 8 && h.len() <= 10, "{h}");
         let mut labelled = t.clone();
-        labelled.metadata.as_mut().unwrap().labels.as_mut().unwrap().insert(HASH_LABEL.into(), h.clone());
+        labelled
+            .metadata
+            .as_mut()
+            .unwrap()
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(HASH_LABEL.into(), h.clone());
         assert_eq!(template_hash(&labelled, None), h);
         assert!(equal_ignoring_hash(&t, &labelled));
         assert_ne!(template_hash(&t, Some(1)), h);

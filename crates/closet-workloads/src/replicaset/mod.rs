@@ -61,9 +61,14 @@ pub struct Context {
 }
 
 /// Runs the ReplicaSet controller until `shutdown` resolves.
-pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-    let (sets, set_events) =
-        informer::informer(Api::<ReplicaSet>::all(client.clone()), watcher::Config::default());
+pub async fn run(
+    client: kube::Client,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (sets, set_events) = informer::informer(
+        Api::<ReplicaSet>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let (pods, pod_events) =
         informer::informer(Api::<Pod>::all(client.clone()), watcher::Config::default());
     let queue = futures::stream::select(
@@ -76,15 +81,25 @@ pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output
         pods,
         expectations: Expectations::default(),
     });
-    informer::drive("replicaset", sets, Box::pin(queue), reconcile, error_policy, ctx, shutdown)
-        .await;
+    informer::drive(
+        "replicaset",
+        sets,
+        Box::pin(queue),
+        reconcile,
+        error_policy,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 /// The ReplicaSets a pod event concerns: its controller, or for an orphan every
 /// ReplicaSet in its namespace whose selector matches it.
 fn owners_of(p: &Pod, sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
     if ownership::controller_of(&p.metadata).is_some() {
-        return informer::controller_key(p, "ReplicaSet").into_iter().collect();
+        return informer::controller_key(p, "ReplicaSet")
+            .into_iter()
+            .collect();
     }
     let labels = p.metadata.labels.clone().unwrap_or_default();
     sets.state()
@@ -155,9 +170,13 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
     let old_status = rs.status.clone().unwrap_or_default();
     if status::differs(&old_status, &new_status) {
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&json!({"status": new_status})))
-            .await
-            .map_err(|e| ReplicaSetError::Status(key.clone(), e))?;
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": new_status})),
+        )
+        .await
+        .map_err(|e| ReplicaSetError::Status(key.clone(), e))?;
     }
     result?;
     // A pod that is Ready but not yet available for minReadySeconds needs another look then.
@@ -197,7 +216,11 @@ async fn manage(
                     let created_name = created.metadata.name.unwrap_or_default();
                     ctx.expectations.created(&key, &created_name);
                     ctx.recorder
-                        .normal(&reference, "SuccessfulCreate", &format!("Created pod: {created_name}"))
+                        .normal(
+                            &reference,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {created_name}"),
+                        )
                         .await;
                     Ok(())
                 }
@@ -207,10 +230,16 @@ async fn manage(
         .await;
         if let Some(source) = err {
             let message = format!("Error creating: {}", crate::shared::error_chain(&source));
-            ctx.recorder.warning(&reference, "FailedCreate", &message).await;
+            ctx.recorder
+                .warning(&reference, "FailedCreate", &message)
+                .await;
             return Err((
                 "FailedCreate",
-                ReplicaSetError::Pods { action: "creating pods".into(), rs: key, source },
+                ReplicaSetError::Pods {
+                    action: "creating pods".into(),
+                    rs: key,
+                    source,
+                },
             ));
         }
     } else if owned.len() > want {
@@ -235,18 +264,30 @@ async fn manage(
                 let pod_name = p.metadata.name.clone().unwrap_or_default();
                 let uid = p.metadata.uid.clone().unwrap_or_default();
                 let params = DeleteParams {
-                    preconditions: Some(Preconditions { uid: Some(uid.clone()), resource_version: None }),
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
                     ..DeleteParams::default()
                 };
                 match api.delete(&pod_name, &params).await {
                     Ok(_) => {
                         ctx.expectations.deleted(&key, &uid);
                         ctx.recorder
-                            .normal(&reference, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"))
+                            .normal(
+                                &reference,
+                                "SuccessfulDelete",
+                                &format!("Deleted pod: {pod_name}"),
+                            )
                             .await;
                         Ok(())
                     }
-                    Err(e) if crate::shared::is_status(&e, 404) || crate::shared::is_status(&e, 409) => Ok(()),
+                    Err(e)
+                        if crate::shared::is_status(&e, 404)
+                            || crate::shared::is_status(&e, 409) =>
+                    {
+                        Ok(())
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -255,7 +296,11 @@ async fn manage(
         if let Some(source) = results.into_iter().find_map(Result::err) {
             return Err((
                 "FailedDelete",
-                ReplicaSetError::Pods { action: "deleting pods".into(), rs: key, source },
+                ReplicaSetError::Pods {
+                    action: "deleting pods".into(),
+                    rs: key,
+                    source,
+                },
             ));
         }
     }

@@ -76,7 +76,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn p(name: &str, node: Option<&str>, phase: &str, ready_at: Option<&str>, created: &str) -> Arc<Pod> {
+    fn p(
+        name: &str,
+        node: Option<&str>,
+        phase: &str,
+        ready_at: Option<&str>,
+        created: &str,
+    ) -> Arc<Pod> {
         let conditions = match ready_at {
             Some(t) => json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]),
             None => json!([{"type": "Ready", "status": "False"}]),
@@ -92,7 +98,9 @@ mod tests {
     }
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {
-        pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
     }
 
     #[test]
@@ -110,7 +118,13 @@ mod tests {
         sort_for_deletion(&mut pods, &related);
         assert_eq!(
             names(&pods),
-            ["unscheduled", "pending", "running-not-ready", "ready-recent", "ready-old"]
+            [
+                "unscheduled",
+                "pending",
+                "running-not-ready",
+                "ready-recent",
+                "ready-old"
+            ]
         );
         // Doubled-up nodes lose pods first; then newer pods before older.
         let mut pods = vec![

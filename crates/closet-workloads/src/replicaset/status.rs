@@ -32,7 +32,9 @@ pub fn compute(
     };
     let fully_labeled = count(&|p| {
         let labels = p.metadata.labels.clone().unwrap_or_default();
-        template_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        template_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
     });
     let old = rs.status.clone().unwrap_or_default();
     let mut conditions: Vec<ReplicaSetCondition> = old
@@ -91,11 +93,15 @@ mod tests {
         }))
         .unwrap();
         let pod = |labels: serde_json::Value, ready_at: Option<&str>| {
-            let conditions = ready_at.map(|t| json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]));
-            Arc::new(serde_json::from_value::<Pod>(json!({
-                "metadata": {"name": "p", "labels": labels},
-                "status": {"conditions": conditions}
-            })).unwrap())
+            let conditions = ready_at
+                .map(|t| json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]));
+            Arc::new(
+                serde_json::from_value::<Pod>(json!({
+                    "metadata": {"name": "p", "labels": labels},
+                    "status": {"conditions": conditions}
+                }))
+                .unwrap(),
+            )
         };
         let pods = [
             pod(json!({"a": "1", "b": "2"}), Some("2025-01-01T00:00:00Z")),
@@ -112,7 +118,10 @@ mod tests {
         assert!(s.conditions.is_none());
         let failed = compute(&rs, &pods, Some(("FailedCreate", "quota".into())), now);
         let c = &failed.conditions.as_ref().unwrap()[0];
-        assert_eq!((c.type_.as_str(), c.reason.as_deref()), (REPLICA_FAILURE, Some("FailedCreate")));
+        assert_eq!(
+            (c.type_.as_str(), c.reason.as_deref()),
+            (REPLICA_FAILURE, Some("FailedCreate"))
+        );
         assert!(differs(&s, &failed));
         assert!(!differs(&s, &compute(&rs, &pods, None, now)));
     }

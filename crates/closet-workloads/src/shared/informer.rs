@@ -35,7 +35,10 @@ pub type Queue<P> = BoxStream<'static, Result<ObjectRef<P>, watcher::Error>>;
 pub fn informer<K>(
     api: Api<K>,
     config: watcher::Config,
-) -> (Store<K>, BoxStream<'static, Result<Touched<K>, watcher::Error>>)
+) -> (
+    Store<K>,
+    BoxStream<'static, Result<Touched<K>, watcher::Error>>,
+)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -84,7 +87,10 @@ where
 }
 
 /// The key of an object's own events.
-pub fn own<P>(stream: BoxStream<'static, Result<Touched<P>, watcher::Error>>, parents: Store<P>) -> Queue<P>
+pub fn own<P>(
+    stream: BoxStream<'static, Result<Touched<P>, watcher::Error>>,
+    parents: Store<P>,
+) -> Queue<P>
 where
     P: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {

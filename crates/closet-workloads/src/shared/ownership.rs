@@ -139,18 +139,40 @@ mod tests {
 
     #[test]
     fn adopt_keep_release_ignore() {
-        let sel: LabelSelector = serde_json::from_value(json!({"matchLabels": {"app": "a"}})).unwrap();
+        let sel: LabelSelector =
+            serde_json::from_value(json!({"matchLabels": {"app": "a"}})).unwrap();
         let mine = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u1", "controller": true}]);
         let theirs = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "o", "uid": "u2", "controller": true}]);
         let m = |labels: serde_json::Value, refs: serde_json::Value| {
             meta(json!({"labels": labels, "ownerReferences": refs}))
         };
-        assert_eq!(decide("u1", false, &sel, &m(json!({"app": "a"}), mine.clone())), Claim::Keep);
-        assert_eq!(decide("u1", false, &sel, &m(json!({"app": "a"}), json!([]))), Claim::Adopt);
-        assert_eq!(decide("u1", true, &sel, &m(json!({"app": "a"}), json!([]))), Claim::Ignore);
-        assert_eq!(decide("u1", false, &sel, &m(json!({"app": "b"}), mine.clone())), Claim::Release);
-        assert_eq!(decide("u1", true, &sel, &m(json!({"app": "b"}), mine)), Claim::Ignore);
-        assert_eq!(decide("u1", false, &sel, &m(json!({"app": "a"}), theirs)), Claim::Ignore);
-        assert_eq!(decide("u1", false, &sel, &m(json!({"app": "b"}), json!([]))), Claim::Ignore);
+        assert_eq!(
+            decide("u1", false, &sel, &m(json!({"app": "a"}), mine.clone())),
+            Claim::Keep
+        );
+        assert_eq!(
+            decide("u1", false, &sel, &m(json!({"app": "a"}), json!([]))),
+            Claim::Adopt
+        );
+        assert_eq!(
+            decide("u1", true, &sel, &m(json!({"app": "a"}), json!([]))),
+            Claim::Ignore
+        );
+        assert_eq!(
+            decide("u1", false, &sel, &m(json!({"app": "b"}), mine.clone())),
+            Claim::Release
+        );
+        assert_eq!(
+            decide("u1", true, &sel, &m(json!({"app": "b"}), mine)),
+            Claim::Ignore
+        );
+        assert_eq!(
+            decide("u1", false, &sel, &m(json!({"app": "a"}), theirs)),
+            Claim::Ignore
+        );
+        assert_eq!(
+            decide("u1", false, &sel, &m(json!({"app": "b"}), json!([]))),
+            Claim::Ignore
+        );
     }
 }

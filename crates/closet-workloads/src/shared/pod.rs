@@ -131,7 +131,11 @@ mod tests {
         assert!(is_ready(&pod));
         assert!(is_available(&pod, 0, t0));
         assert!(!is_available(&pod, 10, t0));
-        assert!(is_available(&pod, 10, t0 + jiff::SignedDuration::from_secs(10)));
+        assert!(is_available(
+            &pod,
+            10,
+            t0 + jiff::SignedDuration::from_secs(10)
+        ));
         assert_eq!(
             until_available(&pod, 10, t0 + jiff::SignedDuration::from_secs(4)),
             Some(std::time::Duration::from_secs(6))

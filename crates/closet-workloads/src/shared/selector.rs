@@ -64,7 +64,8 @@ mod tests {
             &labels(&[("app", "web"), ("tier", "a"), ("canary", "1")])
         ));
         assert!(!matches(&s, &labels(&[("tier", "a")])));
-        let not_in = sel(json!({"matchExpressions": [{"key": "x", "operator": "NotIn", "values": ["1"]}]}));
+        let not_in =
+            sel(json!({"matchExpressions": [{"key": "x", "operator": "NotIn", "values": ["1"]}]}));
         assert!(matches(&not_in, &labels(&[])));
         assert!(!matches(&not_in, &labels(&[("x", "1")])));
         assert!(is_empty(&sel(json!({}))));
