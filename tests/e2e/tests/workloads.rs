@@ -13,7 +13,7 @@ const BUSYBOX_2: &str = "e2e.closet.local/busybox:2";
 
 /// A cluster with its agent and two busybox tags imported, or None (with the reason
 /// printed) when this machine cannot run pods.
-fn node_cluster() -> Option<Cluster> {
+fn node_cluster() -> Option<(Cluster, std::sync::MutexGuard<'static, ()>)> {
     if !closet_e2e::kubectl_available() {
         eprintln!("skipping: no kubectl on the PATH");
         return None;
@@ -32,6 +32,8 @@ fn node_cluster() -> Option<Cluster> {
         eprintln!("skipping: the node agent needs root");
         return None;
     }
+    // One agent at a time in this process (`cargo test` runs tests on threads).
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     let dir = cluster.data_dir().join("agent").join("images");
@@ -41,8 +43,10 @@ fn node_cluster() -> Option<Cluster> {
     )
     .unwrap();
     node::wait_for_image(&cluster, BUSYBOX_2);
-    Some(cluster)
+    Some((cluster, turn))
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn json(ns: &TestNs<'_>, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
@@ -63,7 +67,7 @@ fn rollout_status(ns: &TestNs<'_>, what: &str) {
 
 #[test]
 fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
-    let Some(cluster) = node_cluster() else {
+    let Some((cluster, _turn)) = node_cluster() else {
         return;
     };
     let ns = test_ns!(&cluster);
@@ -181,7 +185,7 @@ fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
 
 #[test]
 fn daemonset_runs_one_pod_on_the_node_and_rolls_it() {
-    let Some(cluster) = node_cluster() else {
+    let Some((cluster, _turn)) = node_cluster() else {
         return;
     };
     let ns = test_ns!(&cluster);

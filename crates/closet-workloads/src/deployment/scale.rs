@@ -52,10 +52,11 @@ pub fn proportions(sets: &[(i32, i32)], to_add: i32, max_after: i32, want: i32) 
             size + p
         })
         .collect();
-    if to_add != 0 && added != to_add {
-        if let Some(first) = sizes.first_mut() {
-            *first = (*first + to_add - added).max(0);
-        }
+    if to_add != 0
+        && added != to_add
+        && let Some(first) = sizes.first_mut()
+    {
+        *first = (*first + to_add - added).max(0);
     }
     sizes
 }
@@ -67,10 +68,10 @@ pub async fn scale(r: &mut Rollout<'_>) -> Result<(), DeploymentError> {
     let active_count = active.iter().filter(|a| **a).count();
     // One active set (or none): it alone takes the new size.
     if active_count <= 1 {
-        if let Some(new) = r.new.clone() {
-            if active_count == 0 || rs_replicas(&new) > 0 {
-                return r.scale_new(want).await;
-            }
+        if let Some(new) = r.new.clone()
+            && (active_count == 0 || rs_replicas(&new) > 0)
+        {
+            return r.scale_new(want).await;
         }
         if let Some(i) = r
             .old

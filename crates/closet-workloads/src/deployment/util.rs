@@ -61,12 +61,12 @@ pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -
 pub fn equal_ignoring_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
     let strip = |t: &PodTemplateSpec| {
         let mut t = t.clone();
-        if let Some(m) = t.metadata.as_mut() {
-            if let Some(labels) = m.labels.as_mut() {
-                labels.remove(HASH_LABEL);
-                if labels.is_empty() {
-                    m.labels = None;
-                }
+        if let Some(m) = t.metadata.as_mut()
+            && let Some(labels) = m.labels.as_mut()
+        {
+            labels.remove(HASH_LABEL);
+            if labels.is_empty() {
+                m.labels = None;
             }
         }
         serde_json::to_value(&t).unwrap_or_default()
