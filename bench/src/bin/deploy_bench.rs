@@ -29,7 +29,8 @@ use clap::Parser;
 use closet_bench::probe::Probe;
 use closet_bench::server;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 
 use crate::node::NodeServer;
 
@@ -132,7 +133,27 @@ async fn run(srv: &NodeServer, args: &Args) -> anyhow::Result<(Duration, Duratio
     wait_rolled_out(&deploys, args.replicas)
         .await
         .context(srv.log_tail())?;
-    Ok((first, started.elapsed()))
+    let update = started.elapsed();
+    empty(&client, &deploys).await.context(srv.log_tail())?;
+    Ok((first, update))
+}
+
+/// Scales the Deployment to zero and waits until its pods are gone, so the agent stops every
+/// container before the server does (the runtime is then left with nothing to clean up).
+async fn empty(client: &kube::Client, deploys: &Api<Deployment>) -> anyhow::Result<()> {
+    let zero = serde_json::json!({"spec": {"replicas": 0}});
+    deploys
+        .patch_scale("bench", &PatchParams::default(), &Patch::Merge(&zero))
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let started = Instant::now();
+    while started.elapsed() < PHASE_TIMEOUT {
+        if pods.list(&ListParams::default()).await?.items.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("pods still present {PHASE_TIMEOUT:?} after scaling to zero")
 }
 
 /// Polls until the Deployment reports what `kubectl rollout status` calls success.
