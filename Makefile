@@ -34,6 +34,7 @@ bench: release
 	$(CARGO) run --release -p closet-bench --bin api_bench
 	$(CARGO) run --release -p closet-bench --bin pod_bench
 	$(CARGO) run --release -p closet-bench --bin sched_bench
+	$(CARGO) run --release -p closet-bench --bin deploy_bench
 
 ## Fuzz body decoding and every patch type for a minute each (needs nightly and cargo-fuzz).
 fuzz:

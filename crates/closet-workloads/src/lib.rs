@@ -1,20 +1,26 @@
 //! Workload controllers: ReplicaSet, Deployment, StatefulSet, DaemonSet, Job and CronJob.
 //!
-//! Each controller is an ordinary `kube::Client` client with the shape
-//! `reconcile(object, context) -> Action` plus an error policy (STYLE.md §4); [`run`]
-//! starts them all.
+//! Each controller is an ordinary `kube::Client` client (DESIGN.md §2) with the shape
+//! `reconcile(object, context) -> Action` plus an error policy (STYLE.md §4). Start reading at
+//! [`replicaset`], the simplest; [`deployment`] drives ReplicaSets, [`daemonset`] places one
+//! pod per node, [`statefulset`] gives each pod a stable name and claims of its own. The shared pieces (informer caches and work queue, controller references,
+//! expectations, pod helpers) are in [`shared`]. [`run`] starts them all.
 
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")
 )]
 
+pub mod daemonset;
+pub mod deployment;
+pub mod replicaset;
+pub mod shared;
 pub mod statefulset;
 
 use std::future::Future;
 
 /// Runs every workload controller until `shutdown` resolves.
-pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send + 'static) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = rx.clone();
@@ -26,6 +32,11 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
         shutdown.await;
         let _ = tx.send(true);
     });
-    tokio::join!(statefulset::run(client, stopped()),);
+    tokio::join!(
+        replicaset::run(client.clone(), stopped()),
+        deployment::run(client.clone(), stopped()),
+        daemonset::run(client.clone(), stopped()),
+        statefulset::run(client, stopped()),
+    );
     signal.abort();
 }
