@@ -463,7 +463,14 @@ impl Worker {
     ) -> Duration {
         let now = jiff::Timestamp::now().as_nanosecond();
         let now = i64::try_from(now).unwrap_or(i64::MAX);
-        let remaining = super::backoff::remaining(exited, now);
+        // A container that exited with a sandbox that has since been replaced died with it
+        // (a power cut, a killed runtime), not by crashing: restart it at once, as a kubelet
+        // whose in-memory back-off starts empty after a reboot would.
+        let remaining = if exited.sandbox_id == sandbox.id {
+            super::backoff::remaining(exited, now)
+        } else {
+            Duration::ZERO
+        };
         if !remaining.is_zero() {
             let delay = super::backoff::delay(exited);
             self.waiting.insert(
