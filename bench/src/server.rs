@@ -114,7 +114,9 @@ impl Server {
             .args(["--https-listen-port", &port.to_string()])
             .args(["--bind-address", "127.0.0.1"])
             .arg("--write-kubeconfig")
-            .arg(scratch.join("kubeconfig.yaml"));
+            .arg(scratch.join("kubeconfig.yaml"))
+            // Benchmarks stay on this machine: no registry lookups over the network.
+            .arg("--registry-lookups-local-only");
         match role {
             Role::ApiOnly => {
                 cmd.arg("--disable-agent");

@@ -53,6 +53,12 @@ pub struct ServerArgs {
     #[arg(long, env = "CLOSET_DISABLE_AGENT")]
     pub disable_agent: bool,
 
+    /// Ask only registries on this machine (loopback addresses) which CPU architectures an
+    /// image offers; the scheduler then never reaches out to registries over the network,
+    /// and images elsewhere are placed by node labels alone.
+    #[arg(long, env = "CLOSET_REGISTRY_LOOKUPS_LOCAL_ONLY")]
+    pub registry_lookups_local_only: bool,
+
     /// The node's name. Default: this machine's hostname.
     #[arg(long, env = "CLOSET_NODE_NAME")]
     pub node_name: Option<String>,

@@ -77,6 +77,17 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 #[derive(Default)]
 pub struct RegistryPlatforms {
     cache: Mutex<HashMap<String, (Instant, Vec<Platform>)>>,
+    local_only: bool,
+}
+
+impl RegistryPlatforms {
+    /// Asks only registries on this machine; images elsewhere have unknown platforms.
+    pub fn local_only() -> Self {
+        Self {
+            local_only: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl PlatformSource for RegistryPlatforms {
@@ -85,6 +96,9 @@ impl PlatformSource for RegistryPlatforms {
         image: &'a str,
     ) -> std::pin::Pin<Box<dyn Future<Output = Vec<Platform>> + Send + 'a>> {
         Box::pin(async move {
+            if self.local_only && !Reference::parse(image).is_ok_and(|r| is_loopback(&r.registry)) {
+                return Vec::new();
+            }
             if let Ok(cache) = self.cache.lock()
                 && let Some((at, answer)) = cache.get(image)
             {

@@ -66,7 +66,7 @@ pub(crate) fn node_client(api: &ApiServer, node: &str) -> kube::Client {
         name: node_user(node),
         groups: vec![closet_pki::node::NODE_GROUP.to_owned()],
     };
-    kube::Client::new(api.router_as(identity), "default")
+    crate::commands::server::client_for(api.router_as(identity), "closet-agent")
 }
 
 /// A hostname as a node name: lowercase, and only what a DNS subdomain allows.

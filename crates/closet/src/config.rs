@@ -109,6 +109,7 @@ struct Layer {
     write_kubeconfig: Option<PathBuf>,
     tls_san: Option<Vec<String>>,
     disable_agent: Option<bool>,
+    registry_lookups_local_only: Option<bool>,
     force_unsafe_filesystem: Option<bool>,
     node_name: Option<Option<String>>,
     node_ip: Option<Option<IpAddr>>,
@@ -130,6 +131,9 @@ impl Layer {
             write_kubeconfig: self.write_kubeconfig.or(lower.write_kubeconfig),
             tls_san: self.tls_san.or(lower.tls_san),
             disable_agent: self.disable_agent.or(lower.disable_agent),
+            registry_lookups_local_only: self
+                .registry_lookups_local_only
+                .or(lower.registry_lookups_local_only),
             force_unsafe_filesystem: self
                 .force_unsafe_filesystem
                 .or(lower.force_unsafe_filesystem),
@@ -190,6 +194,7 @@ pub(crate) fn resolve(
         write_kubeconfig,
         tls_san,
         disable_agent,
+        registry_lookups_local_only,
         force_unsafe_filesystem,
         node_name,
         node_ip,
@@ -223,6 +228,7 @@ fn env_layer(source: &dyn Source) -> Result<Layer, ConfigError> {
         write_kubeconfig: var("write-kubeconfig").map(|(_, v)| PathBuf::from(v)),
         tls_san: var("tls-san").map(|(_, v)| split_list(&v)),
         disable_agent: typed(var("disable-agent"), parse_bool)?,
+        registry_lookups_local_only: typed(var("registry-lookups-local-only"), parse_bool)?,
         force_unsafe_filesystem: typed(var("force-unsafe-filesystem"), parse_bool)?,
         node_name: var("node-name").map(|(_, v)| Some(v)),
         node_ip: typed(var("node-ip"), |v| {
@@ -375,6 +381,9 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
                 })
             }
             "disable-agent" => layer.disable_agent = Some(from_value(value).map_err(bad)?),
+            "registry-lookups-local-only" => {
+                layer.registry_lookups_local_only = Some(from_value(value).map_err(bad)?)
+            }
             "force-unsafe-filesystem" => {
                 layer.force_unsafe_filesystem = Some(from_value(value).map_err(bad)?)
             }

@@ -337,6 +337,9 @@ impl Cluster {
         } else {
             "disable-agent: true\n".to_owned()
         };
+        // Tests never resolve names beyond this machine: the scheduler asks only the local
+        // test registry which architectures an image offers.
+        settings.push_str("registry-lookups-local-only: true\n");
         settings.push_str(&self.settings);
         std::fs::write(&config, settings).expect("write the server config file");
         let mut cmd = Command::new(&binary);

@@ -194,22 +194,23 @@ fn drain_waits_for_the_disruption_budget() {
     node::import_busybox(&cluster);
     let ns = TestNs::new(&cluster);
     // A ReplicaSet owns the pods, so drain evicts them without --force.
-    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: db\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n        app: db\n    spec:\n      containers:\n      - name: main\n        image: busybox\n        imagePullPolicy: Never\n        command: [\"sleep\", \"3600\"]\n";
+    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: db\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n        app: db\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: main\n        image: e2e.closet.local/busybox:1\n        imagePullPolicy: Never\n        command: [\"sleep\", \"3600\"]\n";
     apply(&ns, "rs.yaml", rs);
-    let uid = jsonpath(&ns, &["get", "rs", "db"], "{.metadata.uid}");
-    let owner = format!(
-        "  ownerReferences:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    name: db\n    uid: {uid}\n    controller: true\n"
+    eventually(Duration::from_secs(90), || {
+        let ready = jsonpath(&ns, &["get", "rs", "db"], "{.status.readyReplicas}");
+        if ready == "2" {
+            Ok(())
+        } else {
+            Err(format!("readyReplicas {ready:?}"))
+        }
+    });
+    let names = jsonpath(
+        &ns,
+        &["get", "pod", "-l", "app=db"],
+        "{.items[*].metadata.name}",
     );
-    for name in ["db-a", "db-b"] {
-        let yaml = pod(name, "    app: db\n", "", "", "sleep 3600").replacen(
-            "spec:\n",
-            &format!("{owner}spec:\n"),
-            1,
-        );
-        apply(&ns, &format!("{name}.yaml"), &yaml);
-    }
-    wait_ready(&ns, "db-a");
-    wait_ready(&ns, "db-b");
+    let names: Vec<&str> = names.split_whitespace().collect();
+    assert_eq!(names.len(), 2, "{names:?}");
     let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: db\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: db\n";
     apply(&ns, "pdb.yaml", pdb);
     eventually(Duration::from_secs(30), || {
@@ -251,8 +252,8 @@ fn drain_waits_for_the_disruption_budget() {
         .kubectl(&[
             "get",
             "pod",
-            "db-a",
-            "db-b",
+            names[0],
+            names[1],
             "-o",
             "jsonpath={.items[*].metadata.deletionTimestamp}",
         ])
@@ -293,8 +294,8 @@ fn drain_waits_for_the_disruption_budget() {
             .kubectl(&[
                 "get",
                 "pod",
-                "db-a",
-                "db-b",
+                names[0],
+                names[1],
                 "-o",
                 "name",
                 "--ignore-not-found",

@@ -114,7 +114,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let _ = stopping_tx.send(true);
     });
     let controllers = tokio::spawn(closet_controllers::run(
-        in_process_client(&api, CONTROLLERS_USER),
+        in_process_client(&api, CONTROLLERS_USER, "closet-controllers"),
         closet_controllers::Settings {
             node_monitor_grace_period: args.node_monitor_grace_period,
             root_ca_pem: Some(tls.ca.pair().cert_pem.clone()),
@@ -123,15 +123,25 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         stopped(stopping.clone()),
     ));
     tokio::spawn(closet_storage::run(
-        in_process_client(&api, CONTROLLERS_USER),
+        in_process_client(&api, CONTROLLERS_USER, "closet-controllers"),
         stopped(stopping.clone()),
     ));
     tokio::spawn(closet_workloads::run(
-        in_process_client(&api, CONTROLLERS_USER),
+        in_process_client(&api, CONTROLLERS_USER, "closet-controllers"),
         stopped(stopping.clone()),
     ));
-    tokio::spawn(closet_scheduler::run(
-        in_process_client(&api, "system:kube-scheduler"),
+    let platforms: std::sync::Arc<dyn closet_scheduler::platforms::PlatformSource> =
+        if args.registry_lookups_local_only {
+            std::sync::Arc::new(closet_scheduler::platforms::RegistryPlatforms::local_only())
+        } else {
+            std::sync::Arc::new(closet_scheduler::platforms::RegistryPlatforms::default())
+        };
+    tokio::spawn(closet_scheduler::run_with(
+        in_process_client(&api, "system:kube-scheduler", "closet-scheduler"),
+        closet_scheduler::Config {
+            platforms,
+            ..closet_scheduler::Config::default()
+        },
         stopped(stopping.clone()),
     ));
 
@@ -184,12 +194,36 @@ const CONTROLLERS_USER: &str = "system:closet:controllers";
 
 /// A Kubernetes client that calls the apiserver's router directly, as `user`: every
 /// component speaks the real API, with no socket in between (DESIGN.md §2).
-fn in_process_client(api: &ApiServer, user: &str) -> kube::Client {
+/// `component` is its user agent, which names it as the field manager of what it writes
+/// (`kubectl get -o yaml --show-managed-fields` shows `closet-controllers`, not `unknown`).
+fn in_process_client(api: &ApiServer, user: &str, component: &str) -> kube::Client {
     let identity = closet_apiserver::auth::User {
         name: user.to_string(),
         groups: vec!["system:masters".to_string()],
     };
-    kube::Client::new(api.router_as(identity), "default")
+    client_for(api.router_as(identity), component)
+}
+
+/// A client over `router` that sends `component/<version>` as its user agent.
+pub(crate) fn client_for(router: axum::Router, component: &str) -> kube::Client {
+    let agent = http::HeaderValue::from_str(&format!("{component}/{}", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("closet"));
+    let router = router.layer(axum::middleware::map_request_with_state(
+        agent,
+        with_user_agent,
+    ));
+    kube::Client::new(router, "default")
+}
+
+async fn with_user_agent(
+    axum::extract::State(agent): axum::extract::State<http::HeaderValue>,
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    request
+        .headers_mut()
+        .entry(http::header::USER_AGENT)
+        .or_insert(agent);
+    request
 }
 
 /// Resolves once the shutdown flag is raised (or its sender is gone).

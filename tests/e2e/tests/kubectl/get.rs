@@ -3,7 +3,7 @@
 use closet_e2e::{TestNs, require_kubectl, test_ns};
 use serde_json::Value;
 
-use crate::{cluster, configmap, header, row, rows};
+use crate::{NOT_ROOT_CA, cluster, configmap, header, row, rows};
 
 /// Three ConfigMaps created out of name order, with labels and data that sort differently.
 fn three_configmaps(ns: &TestNs<'_>) {
@@ -41,7 +41,7 @@ fn get_prints_the_configmap_table() {
     require_kubectl!();
     let ns = test_ns!(cluster());
     three_configmaps(&ns);
-    let out = ns.kubectl_ok(&["get", "configmaps"]);
+    let out = ns.kubectl_ok(&["get", "configmaps", NOT_ROOT_CA]);
     assert_eq!(header(&out), ["NAME", "DATA", "AGE"], "{out}");
     assert_eq!(
         names(&out),
@@ -56,7 +56,7 @@ fn get_prints_the_configmap_table() {
 
     let one = ns.kubectl_ok(&["get", "cm", "cm-b"]);
     assert_eq!(names(&one), ["cm-b"], "{one}");
-    let wide = ns.kubectl_ok(&["get", "cm", "-o", "wide"]);
+    let wide = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-o", "wide"]);
     assert_eq!(header(&wide), ["NAME", "DATA", "AGE"], "{wide}");
 }
 
@@ -66,13 +66,13 @@ fn get_output_formats() {
     let ns = test_ns!(cluster());
     three_configmaps(&ns);
 
-    let out = ns.kubectl_ok(&["get", "cm", "-o", "name"]);
+    let out = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-o", "name"]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         ["configmap/cm-a", "configmap/cm-b", "configmap/cm-c"]
     );
 
-    let out = ns.kubectl_ok(&["get", "cm", "-o", "json"]);
+    let out = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-o", "json"]);
     let list: Value = serde_json::from_str(&out).expect("-o json prints JSON");
     assert_eq!(list["kind"], "List", "{out}");
     let items = list["items"].as_array().expect("items");
@@ -91,12 +91,19 @@ fn get_output_formats() {
     assert_eq!(obj["apiVersion"], "v1", "{out}");
     assert_eq!(obj["metadata"]["labels"]["env"], "b", "{out}");
 
-    let out = ns.kubectl_ok(&["get", "cm", "-o", "jsonpath={.items[*].metadata.name}"]);
+    let out = ns.kubectl_ok(&[
+        "get",
+        "cm",
+        NOT_ROOT_CA,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
     assert_eq!(out, "cm-a cm-b cm-c");
 
     let out = ns.kubectl_ok(&[
         "get",
         "cm",
+        NOT_ROOT_CA,
         "-o",
         "custom-columns=NAME:.metadata.name,K:.data.k",
     ]);
@@ -114,19 +121,19 @@ fn get_sorts_shows_labels_and_selects() {
     let ns = test_ns!(cluster());
     three_configmaps(&ns);
 
-    let out = ns.kubectl_ok(&["get", "cm", "--sort-by=.metadata.name"]);
+    let out = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "--sort-by=.metadata.name"]);
     assert_eq!(names(&out), ["cm-a", "cm-b", "cm-c"], "{out}");
     // Sorting by a field outside the table needs the full objects in the rows.
-    let out = ns.kubectl_ok(&["get", "cm", "--sort-by=.data.k"]);
+    let out = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "--sort-by=.data.k"]);
     assert_eq!(names(&out), ["cm-c", "cm-b", "cm-a"], "{out}");
 
-    let out = ns.kubectl_ok(&["get", "cm", "--show-labels"]);
+    let out = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "--show-labels"]);
     assert_eq!(header(&out), ["NAME", "DATA", "AGE", "LABELS"], "{out}");
     let labels = row(&out, "cm-a").expect("cm-a row")[3].clone();
     assert_eq!(labels, format!("app=x,env=b,marker={}", ns.name()), "{out}");
 
     let select = |args: &[&str]| {
-        let mut all = vec!["get", "cm", "-o", "name"];
+        let mut all = vec!["get", "cm", NOT_ROOT_CA, "-o", "name"];
         all.extend_from_slice(args);
         ns.kubectl_ok(&all)
             .lines()
@@ -145,27 +152,34 @@ fn get_sorts_shows_labels_and_selects() {
         ["cm-b"]
     );
     assert_eq!(
-        select(&["--field-selector", "metadata.name!=cm-b"]),
+        // A second --field-selector replaces the first, so this one repeats its exclusion.
+        select(&[
+            "--field-selector",
+            "metadata.name!=cm-b,metadata.name!=kube-root-ca.crt"
+        ]),
         ["cm-a", "cm-c"]
     );
     assert_eq!(
         select(&[
             "--field-selector",
-            &format!("metadata.namespace={}", ns.name())
+            &format!(
+                "metadata.namespace={},metadata.name!=kube-root-ca.crt",
+                ns.name()
+            )
         ])
         .len(),
         3
     );
 
     // kubectl pages with --chunk-size; every page must continue the first one's snapshot.
-    let paged = ns.kubectl_ok(&["get", "cm", "--chunk-size=1", "-o", "name"]);
+    let paged = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "--chunk-size=1", "-o", "name"]);
     assert_eq!(paged.lines().count(), 3, "{paged}");
-    let paged = ns.kubectl_ok(&["get", "cm", "--chunk-size=2"]);
+    let paged = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "--chunk-size=2"]);
     assert_eq!(names(&paged), ["cm-a", "cm-b", "cm-c"], "{paged}");
 
-    let none = ns.kubectl_ok(&["get", "cm", "-l", "app=nothing"]);
+    let none = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-l", "app=nothing"]);
     assert!(none.is_empty(), "{none}");
-    let none = ns.kubectl(&["get", "cm", "-l", "app=nothing"]);
+    let none = ns.kubectl(&["get", "cm", NOT_ROOT_CA, "-l", "app=nothing"]);
     assert!(
         none.stderr.contains("No resources found in"),
         "{}",
@@ -179,7 +193,7 @@ fn get_all_namespaces_adds_the_namespace_column() {
     let ns = test_ns!(cluster());
     three_configmaps(&ns);
     let selector = format!("marker={}", ns.name());
-    let out = cluster().kubectl_ok(&["get", "cm", "-A", "-l", &selector]);
+    let out = cluster().kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-A", "-l", &selector]);
     assert_eq!(header(&out), ["NAMESPACE", "NAME", "DATA", "AGE"], "{out}");
     let rows = rows(&out);
     assert_eq!(rows.len(), 3, "{out}");

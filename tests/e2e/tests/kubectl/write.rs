@@ -2,7 +2,7 @@
 
 use closet_e2e::{require_kubectl, test_ns};
 
-use crate::{cluster, configmap, header, row};
+use crate::{NOT_ROOT_CA, cluster, configmap, header, row};
 
 const KINDS: &str = r#"apiVersion: v1
 kind: ConfigMap
@@ -160,6 +160,8 @@ fn create_f_stores_every_kind_and_get_shows_their_columns() {
     let pending = select(&[
         "get",
         "pods",
+        "-l",
+        "app=lonely",
         "--field-selector",
         "status.phase=Pending",
         "-o",
@@ -169,6 +171,8 @@ fn create_f_stores_every_kind_and_get_shows_their_columns() {
     let running = select(&[
         "get",
         "pods",
+        "-l",
+        "app=lonely",
         "--field-selector",
         "status.phase=Running",
         "-o",
@@ -178,6 +182,8 @@ fn create_f_stores_every_kind_and_get_shows_their_columns() {
     let unscheduled = select(&[
         "get",
         "pods",
+        "-l",
+        "app=lonely",
         "--field-selector",
         "spec.nodeName=",
         "-o",
@@ -237,7 +243,7 @@ fn generate_name_and_delete_by_label() {
 
     let out = ns.kubectl_ok(&["delete", "configmaps", "-l", "batch=one"]);
     assert_eq!(out.lines().count(), 3, "{out}");
-    let left = ns.kubectl_ok(&["get", "cm", "-o", "name"]);
+    let left = ns.kubectl_ok(&["get", "cm", NOT_ROOT_CA, "-o", "name"]);
     assert_eq!(left.trim(), "configmap/keep");
 }
 
