@@ -86,12 +86,12 @@ fn signal(pid: u32, which: &str) {
 
 impl Drop for StandaloneAgent {
     fn drop(&mut self) {
+        // Killed, not stopped: a stopping agent takes its containerd down with it, and the
+        // pods' shims and mounts would outlive both; with containerd still up,
+        // `remove_pods` removes every sandbox through CRI and then stops it.
         self.resume();
-        process::sigterm(self.pid());
-        if process::wait_timeout(&mut self.child, std::time::Duration::from_secs(10)).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         if let Some(mut w) = self.watchdog.take() {
             let _ = w.kill();
             let _ = w.wait();
