@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+use common::{client, wait_for};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
@@ -19,32 +20,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, EvictParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
-}
-
-async fn wait_for<T, F, Fut>(within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = (bool, T)>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let (done, value) = check().await;
-        if done || tokio::time::Instant::now() >= deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn ready_pod(pods: &Api<Pod>, name: &str) {
     let pod = Pod {

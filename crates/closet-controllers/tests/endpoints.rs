@@ -3,11 +3,12 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+use common::{client, wait_for};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, Endpoints, Pod, PodSpec, Service, ServicePort, ServiceSpec,
 };
@@ -15,32 +16,6 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
-}
-
-async fn wait_for<T, F, Fut>(within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = (bool, T)>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let (done, value) = check().await;
-        if done || tokio::time::Instant::now() >= deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn add_pod(pods: &Api<Pod>, name: &str, ip: &str, ready: bool) {
     let pod = Pod {

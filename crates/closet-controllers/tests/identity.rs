@@ -2,26 +2,16 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+use common::client;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 
 const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
-
-async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
-}
 
 /// Polls `check` every 50 ms for up to a minute.
 async fn eventually<F, Fut>(what: &str, mut check: F)

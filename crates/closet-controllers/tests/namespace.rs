@@ -2,24 +2,14 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+use common::client;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
-
-async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
-}
 
 async fn wait_gone(api: &Api<Namespace>, name: &str, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;

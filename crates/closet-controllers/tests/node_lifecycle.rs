@@ -4,44 +4,19 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+use common::{client, wait_for};
+
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
 use closet_controllers::node_lifecycle::{self, taints};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
-}
-
 /// Polls `check` every 100 ms for up to `within`; the last value is returned either way.
-async fn wait_for<T, F, Fut>(within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = (bool, T)>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let (done, value) = check().await;
-        if done || tokio::time::Instant::now() >= deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn report_ready(nodes: &Api<Node>, name: &str) {
     let now = jiff::Timestamp::now().to_string();
     let status = json!({"status": {"conditions": [{
