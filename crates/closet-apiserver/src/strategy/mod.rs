@@ -7,6 +7,7 @@
 mod defaults;
 mod deletion;
 mod immutable;
+mod propagation;
 mod required;
 mod rules;
 
@@ -16,7 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::object::{meta, meta_mut, timestamp};
 use crate::registry::{NameRule, ResourceInfo};
 
-pub use deletion::{Deletion, deletion, mark_deleted, ready_to_remove};
+pub use deletion::{Deletion, deletion, grace_seconds, mark_deleted, ready_to_remove};
+pub use propagation::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, gc_finalizers};
 
 /// Whether the kind splits `status` off into a subresource, so that main-resource writes keep
 /// the stored status and status writes keep everything else.

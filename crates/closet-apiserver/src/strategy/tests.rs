@@ -126,3 +126,17 @@ fn boolean_fields_default_to_false() {
         "n"
     );
 }
+
+#[test]
+fn a_pod_past_its_grace_period_goes_with_its_last_finalizer() {
+    let pods = info("", "pods");
+    let held = json!({"metadata": {"name": "p", "finalizers": ["batch.kubernetes.io/job-tracking"], "deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0}, "spec": {}});
+    assert!(!ready_to_remove(&pods, &held));
+    let mut released = held.clone();
+    released["metadata"]["finalizers"] = json!([]);
+    assert!(ready_to_remove(&pods, &released));
+    // Still within its grace period: the node removes it.
+    let mut graceful = released.clone();
+    graceful["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+    assert!(!ready_to_remove(&pods, &graceful));
+}
