@@ -12,6 +12,7 @@
 )]
 
 pub mod binder;
+pub mod gc;
 pub mod namespace;
 pub mod node_ipam;
 
@@ -98,6 +99,7 @@ pub async fn run(
             settings.node_cidr_prefix,
             stopped()
         ),
+        gc::run(client.clone(), stopped()),
         binder::run(client, stopped()),
     );
     signal.abort();
