@@ -7,6 +7,7 @@
 mod defaults;
 mod deletion;
 mod immutable;
+mod job;
 mod propagation;
 mod required;
 mod rules;
@@ -54,6 +55,9 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value, now: jiff::Timestamp
         set_field(obj, "status", Some(initial_status(info)));
     }
     normalize(info, obj);
+    if info.group == "batch" && info.kind == "Job" {
+        job::generate_selector(obj);
+    }
     if info.is_core("namespaces") {
         // The namespace lifecycle controller removes this finalizer once the namespace is
         // empty; until then a deleted namespace stays Terminating.
