@@ -111,6 +111,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         closet_controllers::Settings::default(),
         stopped(stopping.clone()),
     ));
+    tokio::spawn(closet_workloads::run(
+        in_process_client(&api, CONTROLLERS_USER),
+        stopped(stopping.clone()),
+    ));
 
     let agent = if args.disable_agent {
         tracing::info!("node agent disabled by --disable-agent: this server runs no pods");
