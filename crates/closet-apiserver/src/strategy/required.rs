@@ -43,7 +43,8 @@ fn cronjob_zone(spec: &Value, errors: &mut Vec<FieldError>) {
         return;
     };
     if tz.eq_ignore_ascii_case("local") {
-        let why = "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones";
+        let why =
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones";
         errors.push(FieldError::invalid("spec.timeZone", tz, why));
     } else if jiff::tz::TimeZone::get(tz).is_err() {
         let why = format!("unknown time zone {tz}");

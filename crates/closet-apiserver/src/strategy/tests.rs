@@ -153,7 +153,14 @@ fn cronjob_time_zones_go_in_their_own_field() {
     };
     let errs = |spec| format!("{:?}", validate(&cj, &base(spec)));
     assert!(!errs(json!({"schedule": "* * * * *", "timeZone": "Europe/Berlin"})).contains("spec."));
-    assert!(errs(json!({"schedule": "CRON_TZ=UTC * * * * *"})).contains("cannot use TZ or CRON_TZ"));
-    assert!(errs(json!({"schedule": "* * * * *", "timeZone": "Mars/Olympus"})).contains("unknown time zone Mars/Olympus"));
-    assert!(errs(json!({"schedule": "* * * * *", "timeZone": "Local"})).contains("explicit time zone"));
+    assert!(
+        errs(json!({"schedule": "CRON_TZ=UTC * * * * *"})).contains("cannot use TZ or CRON_TZ")
+    );
+    assert!(
+        errs(json!({"schedule": "* * * * *", "timeZone": "Mars/Olympus"}))
+            .contains("unknown time zone Mars/Olympus")
+    );
+    assert!(
+        errs(json!({"schedule": "* * * * *", "timeZone": "Local"})).contains("explicit time zone")
+    );
 }

@@ -111,7 +111,7 @@ fn foreground_deletes_dependents_and_waits_for_blocking_ones() {
     let p = plan(&[o.clone(), terminating, loose.clone()], &HashSet::new());
     assert_eq!(p.actions, vec![Action::Delete(loose, Policy::Background)]);
     // Only non-blocking dependents left: the finalizer goes.
-    let p = plan(&[o.clone()], &HashSet::new());
+    let p = plan(std::slice::from_ref(&o), &HashSet::new());
     assert_eq!(p.actions, vec![Action::RemoveFinalizer(o, FOREGROUND)]);
 }
 

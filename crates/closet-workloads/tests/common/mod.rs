@@ -1,6 +1,12 @@
 //! An in-process apiserver with the workload controllers and the garbage collector.
 
-#![allow(clippy::unwrap_used, dead_code, missing_docs, unreachable_pub, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    dead_code,
+    missing_docs,
+    unreachable_pub,
+    reason = "tests"
+)]
 
 use std::time::Duration;
 
