@@ -13,6 +13,7 @@
 
 pub mod disruption;
 pub mod endpoints;
+pub mod gc;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -118,6 +119,7 @@ pub async fn run(
             stopped()
         ),
         endpoints::run(client.clone(), stopped()),
+        gc::run(client.clone(), stopped()),
         disruption::run(client.clone(), stopped()),
         serviceaccount::run(client.clone(), stopped()),
         root_ca::run(client, settings.root_ca_pem.clone(), stopped()),

@@ -22,6 +22,11 @@ const RACE_RETRIES: usize = 16;
 pub(crate) async fn delete(shared: &Shared, call: Call) -> ApiResult<Response> {
     let options = delete_options(&call)?;
     match delete_one(shared, &call, &call.key(), call.name(), &options).await? {
+        // Upstream answers 202 only for the legacy orphanDependents=false, kept for clients
+        // that look for it.
+        Outcome::Kept(obj) if options.orphan_dependents == Some(false) => {
+            Ok(respond_object(&call, StatusCode::ACCEPTED, &obj))
+        }
         Outcome::Kept(obj) => Ok(respond_object(&call, StatusCode::OK, &obj)),
         // Pods answer with the deleted object, other kinds with a Status, as upstream.
         Outcome::Removed(obj) if call.info.is_core("pods") => {
@@ -110,10 +115,24 @@ async fn delete_one(
             .ok_or_else(|| ApiError::not_found(&call.info, name))?;
         let mut obj = object::from_kv(&kv)?;
         check_preconditions(call, name, &obj, options)?;
-        let result = match strategy::deletion(&call.info, &obj, options.grace_period_seconds) {
-            Deletion::AlreadyMarked => return Ok(Outcome::Kept(obj)),
-            Deletion::Mark { grace_seconds } => {
-                strategy::mark_deleted(&call.info, &mut obj, grace_seconds, jiff::Timestamp::now());
+        // The propagation policy is recorded as a finalizer the garbage collector acts on.
+        let gc = strategy::gc_finalizers(&object::finalizers(&obj), options);
+        if let Some(finalizers) = &gc {
+            object::meta_mut(&mut obj).insert("finalizers".into(), json!(finalizers));
+        }
+        let decision = strategy::deletion(&call.info, &obj, options.grace_period_seconds);
+        // An object already marked with no grace period left still takes a new policy, as
+        // upstream's registry lets a later DELETE switch between orphan and foreground.
+        let refinalize = decision == Deletion::AlreadyMarked
+            && gc.is_some()
+            && strategy::grace_seconds(&obj) == 0;
+        let result = match decision {
+            Deletion::AlreadyMarked if !refinalize => return Ok(Outcome::Kept(obj)),
+            Deletion::AlreadyMarked | Deletion::Mark { .. } => {
+                if let Deletion::Mark { grace_seconds } = decision {
+                    let now = jiff::Timestamp::now();
+                    strategy::mark_deleted(&call.info, &mut obj, grace_seconds, now);
+                }
                 if options.dry_run {
                     return Ok(Outcome::Kept(obj));
                 }

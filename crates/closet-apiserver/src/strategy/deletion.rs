@@ -65,10 +65,7 @@ pub fn deletion(info: &ResourceInfo, obj: &Value, requested_grace: Option<i64>) 
         return Deletion::Now;
     }
     if is_deleting(obj) {
-        let current = meta(obj)
-            .and_then(|m| m.get("deletionGracePeriodSeconds"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let current = grace_seconds(obj);
         // A second delete may only shorten the grace period, as upstream.
         return if grace < current {
             Deletion::Mark {
@@ -106,10 +103,22 @@ pub fn mark_deleted(
 }
 
 /// Whether an object marked for deletion may now be removed: nothing holds it any more.
-/// Pods are removed by their node (a delete with grace 0), not here.
+/// A pod still within its grace period is removed by its node (a delete with grace 0), not
+/// here; one whose grace period is over goes when its last finalizer does.
 pub fn ready_to_remove(info: &ResourceInfo, obj: &Value) -> bool {
-    if !is_deleting(obj) || !finalizers(obj).is_empty() || info.is_core("pods") {
+    if !is_deleting(obj) || !finalizers(obj).is_empty() {
         return false;
     }
+    if info.is_core("pods") {
+        return grace_seconds(obj) == 0;
+    }
     !(info.is_core("namespaces") && namespace_held(obj))
+}
+
+/// The grace period a marked object was given (0 when none was recorded).
+pub fn grace_seconds(obj: &Value) -> i64 {
+    meta(obj)
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }

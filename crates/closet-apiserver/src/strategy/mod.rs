@@ -7,6 +7,8 @@
 mod defaults;
 mod deletion;
 mod immutable;
+mod job;
+mod propagation;
 mod required;
 mod rules;
 
@@ -16,7 +18,8 @@ use serde_json::{Map, Value, json};
 use crate::object::{meta, meta_mut, timestamp};
 use crate::registry::{NameRule, ResourceInfo};
 
-pub use deletion::{Deletion, deletion, mark_deleted, ready_to_remove};
+pub use deletion::{Deletion, deletion, grace_seconds, mark_deleted, ready_to_remove};
+pub use propagation::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER, gc_finalizers};
 
 /// Whether the kind splits `status` off into a subresource, so that main-resource writes keep
 /// the stored status and status writes keep everything else.
@@ -52,6 +55,9 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value, now: jiff::Timestamp
         set_field(obj, "status", Some(initial_status(info)));
     }
     normalize(info, obj);
+    if info.group == "batch" && info.kind == "Job" {
+        job::generate_selector(obj);
+    }
     if info.is_core("namespaces") {
         // The namespace lifecycle controller removes this finalizer once the namespace is
         // empty; until then a deleted namespace stays Terminating.

@@ -30,6 +30,28 @@ fn pod_spec(spec: &Value, path: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// A CronJob's time zone belongs in `spec.timeZone`, which must name an IANA zone, as
+/// upstream's validation insists.
+fn cronjob_zone(spec: &Value, errors: &mut Vec<FieldError>) {
+    if let Some(s) = spec.get("schedule").and_then(Value::as_str)
+        && (s.contains("TZ="))
+    {
+        let why = "cannot use TZ or CRON_TZ in schedule, use timeZone field instead";
+        errors.push(FieldError::invalid("spec.schedule", s, why));
+    }
+    let Some(tz) = spec.get("timeZone").and_then(Value::as_str) else {
+        return;
+    };
+    if tz.eq_ignore_ascii_case("local") {
+        let why =
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones";
+        errors.push(FieldError::invalid("spec.timeZone", tz, why));
+    } else if jiff::tz::TimeZone::get(tz).is_err() {
+        let why = format!("unknown time zone {tz}");
+        errors.push(FieldError::invalid("spec.timeZone", tz, why));
+    }
+}
+
 /// Required fields of `obj`'s kind.
 pub(super) fn check(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -64,6 +86,7 @@ pub(super) fn check(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
             if missing(spec.get("schedule")) {
                 errors.push(FieldError::required("spec.schedule", ""));
             }
+            cronjob_zone(spec, &mut errors);
             let template = spec
                 .get("jobTemplate")
                 .and_then(|j| j.get("spec"))

@@ -126,3 +126,41 @@ fn boolean_fields_default_to_false() {
         "n"
     );
 }
+
+#[test]
+fn a_pod_past_its_grace_period_goes_with_its_last_finalizer() {
+    let pods = info("", "pods");
+    let held = json!({"metadata": {"name": "p", "finalizers": ["batch.kubernetes.io/job-tracking"], "deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0}, "spec": {}});
+    assert!(!ready_to_remove(&pods, &held));
+    let mut released = held.clone();
+    released["metadata"]["finalizers"] = json!([]);
+    assert!(ready_to_remove(&pods, &released));
+    // Still within its grace period: the node removes it.
+    let mut graceful = released.clone();
+    graceful["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+    assert!(!ready_to_remove(&pods, &graceful));
+}
+
+#[test]
+fn cronjob_time_zones_go_in_their_own_field() {
+    let cj = info("batch", "cronjobs");
+    let base = |spec: serde_json::Value| {
+        let mut o = json!({"metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}}});
+        for (k, v) in spec.as_object().unwrap() {
+            o["spec"][k] = v.clone();
+        }
+        o
+    };
+    let errs = |spec| format!("{:?}", validate(&cj, &base(spec)));
+    assert!(!errs(json!({"schedule": "* * * * *", "timeZone": "Europe/Berlin"})).contains("spec."));
+    assert!(
+        errs(json!({"schedule": "CRON_TZ=UTC * * * * *"})).contains("cannot use TZ or CRON_TZ")
+    );
+    assert!(
+        errs(json!({"schedule": "* * * * *", "timeZone": "Mars/Olympus"}))
+            .contains("unknown time zone Mars/Olympus")
+    );
+    assert!(
+        errs(json!({"schedule": "* * * * *", "timeZone": "Local"})).contains("explicit time zone")
+    );
+}
