@@ -188,3 +188,27 @@ pub fn runtime_processes(socket: &Path) -> Vec<u32> {
     pids.dedup();
     pids
 }
+
+/// Why this machine cannot run pods for a test, if it cannot: no kubectl, no containerd or
+/// runc, or not root. Tests print the reason and skip.
+pub fn cannot_run_pods() -> Option<String> {
+    if !crate::kubectl_available() {
+        return Some("no kubectl on the PATH".into());
+    }
+    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
+        return Some(e.to_string());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
+    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
+}
+
+/// One node agent at a time in a test process (`cargo test` runs tests on threads; across
+/// processes the nextest group and the machine-wide lock do the same).
+pub fn agent_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -7,31 +7,12 @@ use std::time::Duration;
 
 use closet_e2e::{Cluster, TestNs, node, test_ns};
 
-/// One agent at a time in this process.
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Why this machine cannot run a node agent, if it cannot.
-fn skip_reason() -> Option<String> {
-    if !closet_e2e::kubectl_available() {
-        return Some("no kubectl on the PATH".into());
-    }
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        return Some(e.to_string());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
-}
-
 fn with_cluster(test: impl FnOnce(&Cluster)) {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = node::cannot_run_pods() {
         eprintln!("skipping: {reason}");
         return;
     }
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     test(&cluster);

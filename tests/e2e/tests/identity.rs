@@ -157,23 +157,10 @@ fn kubectl_create_token_authenticates_as_the_account() {
     assert!(err.contains("Unauthorized"), "{err}");
 }
 
-/// Why this machine cannot run a node agent, if it cannot.
-fn node_skip_reason() -> Option<String> {
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        return Some(e.to_string());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
-}
-
 #[test]
 fn a_pods_mounted_token_is_real_and_dies_with_the_pod() {
     closet_e2e::require_kubectl!();
-    if let Some(reason) = node_skip_reason() {
+    if let Some(reason) = node::cannot_run_pods() {
         eprintln!("skipping: {reason}");
         return;
     }

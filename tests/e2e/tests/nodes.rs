@@ -7,26 +7,8 @@
 
 use std::time::Duration;
 
+use closet_cri::cri::ContainerState;
 use closet_e2e::{Cluster, StandaloneAgent, TestNs, eventually, node};
-
-/// One agent at a time in this process.
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Why this machine cannot run a node agent, if it cannot.
-fn skip_reason() -> Option<String> {
-    if !closet_e2e::kubectl_available() {
-        return Some("no kubectl on the PATH".into());
-    }
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        return Some(e.to_string());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
-}
 
 fn pod(name: &str, labels: &str, pod_extra: &str, container_extra: &str, command: &str) -> String {
     format!(
@@ -63,11 +45,11 @@ fn wait_ready(ns: &TestNs<'_>, pod: &str) {
 
 #[test]
 fn paused_agent_node_goes_unknown_evicts_and_recovers() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = node::cannot_run_pods() {
         eprintln!("skipping: {why}");
         return;
     }
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = node::agent_turn();
     // Longer than the agent's 10 s Lease renewal, shorter than the default 40 s.
     let cluster = Cluster::start_with("node-monitor-grace-period: 15s\n");
     let agent = StandaloneAgent::join(&cluster);
@@ -100,8 +82,25 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
             "sleep 3600",
         ),
     );
+    // A Deployment whose pods tolerate the unreachable node for 3 s: they are evicted and
+    // replaced, and after the node comes back exactly two of them run.
+    apply(
+        &ns,
+        "web.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      terminationGracePeriodSeconds: 1\n      tolerations:\n      - key: node.kubernetes.io/unreachable\n        operator: Exists\n        effect: NoExecute\n        tolerationSeconds: 3\n      containers:\n      - name: main\n        image: {image}\n        imagePullPolicy: Never\n        command: [\"sleep\", \"3600\"]\n",
+            image = node::BUSYBOX
+        ),
+    );
     wait_ready(&ns, "brief");
     wait_ready(&ns, "forever");
+    let rollout = ns.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert!(rollout.success(), "{}", rollout.describe());
+    let web_before = jsonpath(
+        &ns,
+        &["get", "pods", "-l", "app=web"],
+        "{.items[*].metadata.name}",
+    );
     // Admission gave the pod without its own not-ready toleration the default one.
     let defaults = jsonpath(
         &ns,
@@ -147,6 +146,23 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
             Err("the pod tolerating 3 s is not marked for deletion".to_owned())
         }
     });
+    eventually(Duration::from_secs(60), || {
+        let marked = jsonpath(
+            &ns,
+            &["get", "pods", "-l", "app=web"],
+            "{range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name} {end}",
+        );
+        let evicted = web_before
+            .split_whitespace()
+            .all(|name| marked.split_whitespace().any(|m| m == name));
+        if evicted {
+            Ok(())
+        } else {
+            Err(format!(
+                "Deployment pods {web_before:?}, marked for deletion {marked:?}"
+            ))
+        }
+    });
     let forever = jsonpath(
         &ns,
         &["get", "pod", "forever"],
@@ -171,25 +187,63 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
             Err(format!("node Ready={ready:?}, taints {taints:?}"))
         }
     });
-    // The evicted pod finishes its deletion; the tolerant one stays and is Ready again.
-    eventually(Duration::from_secs(60), || {
-        let pods = ns.kubectl(&["get", "pods", "-o", "name"]).stdout;
-        if pods.trim() == "pod/forever" {
+    // The evicted pods finish their deletion; the tolerant one stays and is Ready again; the
+    // Deployment is back to exactly its two replicas, none of them an evicted one.
+    eventually(Duration::from_secs(90), || {
+        let bare = ns
+            .kubectl(&["get", "pods", "-l", "app in (brief,forever)", "-o", "name"])
+            .stdout;
+        let web = jsonpath(
+            &ns,
+            &["get", "pods", "-l", "app=web"],
+            "{range .items[*]}{.metadata.name}={.status.phase}/{.metadata.deletionTimestamp} {end}",
+        );
+        let running: Vec<&str> = web
+            .split_whitespace()
+            .filter(|p| p.ends_with("=Running/"))
+            .collect();
+        let all = web.split_whitespace().count();
+        let fresh = running.iter().all(|p| {
+            !web_before
+                .split_whitespace()
+                .any(|old| p.starts_with(&format!("{old}=")))
+        });
+        if bare.trim() == "pod/forever" && all == 2 && running.len() == 2 && fresh {
             Ok(())
         } else {
-            Err(format!("pods: {pods:?}"))
+            Err(format!("bare pods {bare:?}, Deployment pods {web:?}"))
         }
     });
     wait_ready(&ns, "forever");
+    let rollout = ns.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert!(rollout.success(), "{}", rollout.describe());
+    // No duplicates once things settle: two web pods, and the runtime runs exactly three
+    // containers (forever's and the two web pods').
+    std::thread::sleep(Duration::from_secs(3));
+    let web = jsonpath(
+        &ns,
+        &["get", "pods", "-l", "app=web"],
+        "{.items[*].metadata.name}",
+    );
+    assert_eq!(web.split_whitespace().count(), 2, "Deployment pods: {web}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let running = runtime.block_on(node::count_containers(
+        &cluster.containerd_socket(),
+        ContainerState::ContainerRunning,
+    ));
+    assert_eq!(running, 3, "running containers");
 }
 
 #[test]
 fn drain_waits_for_the_disruption_budget() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = node::cannot_run_pods() {
         eprintln!("skipping: {why}");
         return;
     }
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     let ns = TestNs::new(&cluster);
@@ -312,11 +366,11 @@ fn drain_waits_for_the_disruption_budget() {
 
 #[test]
 fn endpoints_follow_a_readiness_probe() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = node::cannot_run_pods() {
         eprintln!("skipping: {why}");
         return;
     }
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     let ns = TestNs::new(&cluster);

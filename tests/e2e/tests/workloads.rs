@@ -14,26 +14,11 @@ const BUSYBOX_2: &str = "e2e.closet.local/busybox:2";
 /// A cluster with its agent and two busybox tags imported, or None (with the reason
 /// printed) when this machine cannot run pods.
 fn node_cluster() -> Option<(Cluster, std::sync::MutexGuard<'static, ()>)> {
-    if !closet_e2e::kubectl_available() {
-        eprintln!("skipping: no kubectl on the PATH");
+    if let Some(reason) = node::cannot_run_pods() {
+        eprintln!("skipping: {reason}");
         return None;
     }
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        eprintln!("skipping: {e}");
-        return None;
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        == Some("0");
-    if !root {
-        eprintln!("skipping: the node agent needs root");
-        return None;
-    }
-    // One agent at a time in this process (`cargo test` runs tests on threads).
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     let dir = cluster.data_dir().join("agent").join("images");
@@ -45,8 +30,6 @@ fn node_cluster() -> Option<(Cluster, std::sync::MutexGuard<'static, ()>)> {
     node::wait_for_image(&cluster, BUSYBOX_2);
     Some((cluster, turn))
 }
-
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn json(ns: &TestNs<'_>, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
@@ -181,6 +164,97 @@ fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
     });
     let events = ns.kubectl_ok(&["get", "events", "--field-selector=reason=ScalingReplicaSet"]);
     assert!(events.contains("Scaled up replica set web-"), "{events}");
+
+    // A paused Deployment keeps its ReplicaSets while the template changes; resume rolls.
+    ns.kubectl_ok(&["rollout", "pause", "deployment/web"]);
+    let before = replicaset_names(&ns);
+    ns.kubectl_ok(&["set", "env", "deployment/web", "PAUSED=yes"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(replicaset_names(&ns), before, "a paused Deployment rolled");
+    let d = json(&ns, &["get", "deployment", "web"]);
+    assert_eq!(d["spec"]["paused"], true);
+    ns.kubectl_ok(&["rollout", "resume", "deployment/web"]);
+    rollout_status(&ns, "deployment/web");
+    assert_ne!(replicaset_names(&ns), before, "resume did not roll");
+
+    // restart: a new revision whose template carries the restart time.
+    let revision = |ns: &TestNs<'_>| {
+        json(ns, &["get", "deployment", "web"])["metadata"]["annotations"]
+            ["deployment.kubernetes.io/revision"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<u32>()
+            .unwrap_or_default()
+    };
+    let old_revision = revision(&ns);
+    ns.kubectl_ok(&["rollout", "restart", "deployment/web"]);
+    rollout_status(&ns, "deployment/web");
+    assert!(revision(&ns) > old_revision);
+    let d = json(&ns, &["get", "deployment", "web"]);
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string(),
+        "{d}"
+    );
+
+    // Recreate: the old pods are gone before any new one runs.
+    ns.kubectl_ok(&["scale", "deployment/web", "--replicas=2"]);
+    rollout_status(&ns, "deployment/web");
+    ns.kubectl_ok(&[
+        "patch",
+        "deployment/web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"strategy":{"type":"Recreate","rollingUpdate":null}}}"#,
+    ]);
+    ns.kubectl_ok(&["set", "env", "deployment/web", "RECREATED=yes"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let pods = json(&ns, &["get", "pods", "-l", "app=web"]);
+        let running_hashes: std::collections::BTreeSet<String> = pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .map(|p| p["metadata"]["labels"]["pod-template-hash"].to_string())
+            .collect();
+        assert!(
+            running_hashes.len() <= 1,
+            "old and new pods ran together during a Recreate: {running_hashes:?}"
+        );
+        let d = json(&ns, &["get", "deployment", "web"]);
+        let status = &d["status"];
+        if status["observedGeneration"] == d["metadata"]["generation"]
+            && status["updatedReplicas"] == 2
+            && status["availableReplicas"] == 2
+            && status["replicas"] == 2
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Recreate did not finish: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The names of the namespace's ReplicaSets, sorted.
+fn replicaset_names(ns: &TestNs<'_>) -> Vec<String> {
+    let list = json(ns, &["get", "replicasets"]);
+    let mut names: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rs| {
+            rs["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]

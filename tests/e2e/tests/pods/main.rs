@@ -30,35 +30,14 @@ impl std::ops::Deref for NodeCluster {
     }
 }
 
-/// Why this machine cannot run a node agent, if it cannot: containerd and runc missing, or
-/// not root (containerd, mounts and network namespaces need it).
-pub fn node_skip_reason() -> Option<String> {
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        return Some(e.to_string());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned));
-    (euid.as_deref() != Some("0")).then(|| "the node agent needs root".to_owned())
-}
-
-/// One agent at a time in this process.
-pub static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// A cluster with its agent and the busybox image imported, skipping when kubectl or
 /// containerd is missing.
 pub fn node_cluster() -> Option<NodeCluster> {
-    if !closet_e2e::kubectl_available() {
-        eprintln!("skipping: no kubectl on the PATH");
-        return None;
-    }
-    if let Some(reason) = node_skip_reason() {
+    if let Some(reason) = node::cannot_run_pods() {
         eprintln!("skipping: {reason}");
         return None;
     }
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     Some(NodeCluster {

@@ -29,16 +29,12 @@ impl Drop for RemoteAgent {
 
 #[test]
 fn a_joined_agent_runs_pods_for_a_server_without_one() {
-    if !closet_e2e::kubectl_available() {
-        eprintln!("skipping: no kubectl on the PATH");
-        return;
-    }
-    if let Some(reason) = crate::node_skip_reason() {
+    if let Some(reason) = closet_e2e::node::cannot_run_pods() {
         eprintln!("skipping: {reason}");
         return;
     }
     // Same turn-taking as every agent test: the bridge and pod CIDR are shared.
-    let _turn = crate::TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = closet_e2e::node::agent_turn();
     let cluster = Cluster::start();
     let token = Command::new(closet_e2e::closet_binary())
         .args(["token", "--data-dir"])

@@ -29,30 +29,14 @@ impl std::ops::Deref for NodeCluster {
     }
 }
 
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// A cluster with its agent and busybox imported; `None` (the test skips) without kubectl,
 /// containerd or root.
 pub fn node_cluster() -> Option<NodeCluster> {
-    if !closet_e2e::kubectl_available() {
-        eprintln!("skipping: no kubectl on the PATH");
+    if let Some(reason) = node::cannot_run_pods() {
+        eprintln!("skipping: {reason}");
         return None;
     }
-    if let Err(e) = closet_cri::find_binaries(&std::env::var_os("PATH").unwrap_or_default()) {
-        eprintln!("skipping: {e}");
-        return None;
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        == Some("0");
-    if !root {
-        eprintln!("skipping: the node agent needs root");
-        return None;
-    }
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let turn = node::agent_turn();
     let cluster = Cluster::with_agent();
     node::import_busybox(&cluster);
     Some(NodeCluster {
