@@ -169,6 +169,14 @@ fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
     ns.kubectl_ok(&["rollout", "pause", "deployment/web"]);
     let before = replicaset_names(&ns);
     ns.kubectl_ok(&["set", "env", "deployment/web", "PAUSED=yes"]);
+    // Pods from here on stop at once (busybox's sleep ignores SIGTERM).
+    ns.kubectl_ok(&[
+        "patch",
+        "deployment/web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"terminationGracePeriodSeconds":1}}}}"#,
+    ]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(replicaset_names(&ns), before, "a paused Deployment rolled");
     let d = json(&ns, &["get", "deployment", "web"]);
@@ -200,6 +208,15 @@ fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
     // Recreate: the old pods are gone before any new one runs.
     ns.kubectl_ok(&["scale", "deployment/web", "--replicas=2"]);
     rollout_status(&ns, "deployment/web");
+    eventually(Duration::from_secs(90), || {
+        let pods = json(&ns, &["get", "pods", "-l", "app=web"]);
+        let n = pods["items"].as_array().unwrap().len();
+        if n == 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} pods, some still terminating"))
+        }
+    });
     ns.kubectl_ok(&[
         "patch",
         "deployment/web",
