@@ -18,7 +18,7 @@ use std::time::Duration;
 use closet_events::Recorder;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -78,7 +78,11 @@ pub async fn run(
     let queue = futures::stream::select(
         futures::stream::select(
             informer::own(set_events, sets.clone()),
-            informer::map_to(pod_events, sets.clone(), owners_of),
+            informer::map_to(pod_events, sets.clone(), |p, sets| {
+                informer::owners_of(p, sets, "DaemonSet", |s: &DaemonSet| {
+                    s.spec.as_ref().map(|s| &s.selector)
+                })
+            }),
         ),
         // Any node change may change where daemon pods belong.
         informer::map_to(
@@ -111,33 +115,6 @@ pub async fn run(
     .await;
 }
 
-fn owners_of(p: &Pod, sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
-    if ownership::controller_of(&p.metadata).is_some() {
-        return informer::controller_key(p, "DaemonSet")
-            .into_iter()
-            .collect();
-    }
-    let labels = p.metadata.labels.clone().unwrap_or_default();
-    sets.state()
-        .iter()
-        .filter(|ds| ds.metadata.namespace == p.metadata.namespace)
-        .filter(|ds| {
-            ds.spec.as_ref().is_some_and(|s| {
-                !selector::is_empty(&s.selector) && selector::matches(&s.selector, &labels)
-            })
-        })
-        .map(|ds| ObjectRef::from_obj(ds.as_ref()))
-        .collect()
-}
-
-fn key(ds: &DaemonSet) -> String {
-    format!(
-        "{}/{}",
-        ds.metadata.namespace.as_deref().unwrap_or_default(),
-        ds.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 fn revision_of(p: &Pod) -> Option<&String> {
     p.metadata.labels.as_ref()?.get(history::HASH_LABEL)
 }
@@ -162,7 +139,7 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
         return Ok(Action::await_change());
     }
     let ns = ds.metadata.namespace.clone().unwrap_or_default();
-    let key = key(&ds);
+    let key = informer::key(ds.as_ref());
     let candidates: Vec<Arc<Pod>> = ctx
         .pods
         .state()
@@ -270,7 +247,7 @@ async fn apply(
 ) -> Result<(), DaemonSetError> {
     let ns = ds.metadata.namespace.clone().unwrap_or_default();
     let name = ds.metadata.name.clone().unwrap_or_default();
-    let key = key(ds);
+    let key = informer::key(ds);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let reference = closet_events::reference(ds);
     let template = ds
@@ -312,29 +289,12 @@ async fn apply(
         }
     }
     for p in delete {
-        let pod_name = p.metadata.name.clone().unwrap_or_default();
-        let uid = p.metadata.uid.clone().unwrap_or_default();
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: Some(uid.clone()),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match api.delete(&pod_name, &params).await {
-            Ok(_) => {
-                ctx.expectations.deleted(&key, &uid);
-                ctx.recorder
-                    .normal(
-                        &reference,
-                        "SuccessfulDelete",
-                        &format!("Deleted pod: {pod_name}"),
-                    )
-                    .await;
-            }
-            Err(e) if crate::shared::is_status(&e, 404) || crate::shared::is_status(&e, 409) => {}
-            Err(e) => return Err(DaemonSetError::api(format!("deleting pod {pod_name}"), e)),
-        }
+        pod::delete_owned(&api, p, &ctx.expectations, &key, &ctx.recorder, &reference)
+            .await
+            .map_err(|e| {
+                let name = p.metadata.name.as_deref().unwrap_or_default();
+                DaemonSetError::api(format!("deleting pod {name}"), e)
+            })?;
     }
     Ok(())
 }
@@ -377,6 +337,6 @@ pub fn status(
 }
 
 fn error_policy(ds: Arc<DaemonSet>, err: &DaemonSetError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(daemonset = %key(&ds), "daemonset: {}", crate::shared::error_chain(err));
+    tracing::warn!(daemonset = %informer::key(ds.as_ref()), "daemonset: {}", crate::shared::error_chain(err));
     Action::requeue(Duration::from_secs(2))
 }

@@ -23,7 +23,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use serde_json::json;
 
@@ -83,7 +83,11 @@ pub async fn run(
     let queue = futures::stream::select(
         futures::stream::select(
             informer::own(deploy_events, deploys.clone()),
-            informer::map_to(set_events, deploys.clone(), owners_of),
+            informer::map_to(set_events, deploys.clone(), |rs, deploys| {
+                informer::owners_of(rs, deploys, "Deployment", |d: &Deployment| {
+                    d.spec.as_ref().map(|s| &s.selector)
+                })
+            }),
         ),
         // Recreate waits for old pods to go: their deletions move it on.
         informer::map_to(pod_events, deploys.clone(), move |p: &Pod, _| {
@@ -118,36 +122,6 @@ pub async fn run(
     .await;
 }
 
-/// The Deployments a ReplicaSet event concerns: its controller, or for an orphan every
-/// Deployment in its namespace whose selector matches it.
-fn owners_of(rs: &ReplicaSet, deploys: &Store<Deployment>) -> Vec<ObjectRef<Deployment>> {
-    if ownership::controller_of(&rs.metadata).is_some() {
-        return informer::controller_key(rs, "Deployment")
-            .into_iter()
-            .collect();
-    }
-    let labels = rs.metadata.labels.clone().unwrap_or_default();
-    deploys
-        .state()
-        .iter()
-        .filter(|d| d.metadata.namespace == rs.metadata.namespace)
-        .filter(|d| {
-            d.spec.as_ref().is_some_and(|s| {
-                !selector::is_empty(&s.selector) && selector::matches(&s.selector, &labels)
-            })
-        })
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
-}
-
-fn key(d: &Deployment) -> String {
-    format!(
-        "{}/{}",
-        d.metadata.namespace.as_deref().unwrap_or_default(),
-        d.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 /// Moves one Deployment's rollout along and reports its status.
 pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, DeploymentError> {
     if !informer::caches_ready(&[&ctx.sets, &ctx.pods]).await {
@@ -173,7 +147,12 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
         candidates,
     )
     .await
-    .map_err(|e| DeploymentError::api(format!("claiming replica sets of {}", key(&d)), e))?;
+    .map_err(|e| {
+        DeploymentError::api(
+            format!("claiming replica sets of {}", informer::key(d.as_ref())),
+            e,
+        )
+    })?;
     let owned: Vec<ReplicaSet> = owned.iter().map(|rs| (**rs).clone()).collect();
     let mut r = Rollout::prepare(&d, &ctx, owned).await?;
     let paused = spec.paused.unwrap_or(false);
@@ -214,7 +193,12 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
             &Patch::Merge(&json!({"status": new_status})),
         )
         .await
-        .map_err(|e| DeploymentError::api(format!("updating status of {}", key(&d)), e))?;
+        .map_err(|e| {
+            DeploymentError::api(
+                format!("updating status of {}", informer::key(d.as_ref())),
+                e,
+            )
+        })?;
     }
     Ok(match wake {
         Some(after) => Action::requeue(after),
@@ -223,6 +207,6 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
 }
 
 fn error_policy(d: Arc<Deployment>, err: &DeploymentError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(deployment = %key(&d), "deployment: {}", crate::shared::error_chain(err));
+    tracing::warn!(deployment = %informer::key(d.as_ref()), "deployment: {}", crate::shared::error_chain(err));
     Action::requeue(Duration::from_secs(2))
 }

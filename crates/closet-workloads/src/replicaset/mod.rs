@@ -14,7 +14,7 @@ use std::time::Duration;
 use closet_events::Recorder;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::shared::expectations::Expectations;
 use crate::shared::informer;
-use crate::shared::{ownership, pod, selector};
+use crate::shared::{ownership, pod};
 
 /// Upstream's cap on pods created or deleted in one pass.
 const BURST: usize = 500;
@@ -73,7 +73,11 @@ pub async fn run(
         informer::informer(Api::<Pod>::all(client.clone()), watcher::Config::default());
     let queue = futures::stream::select(
         informer::own(set_events, sets.clone()),
-        informer::map_to(pod_events, sets.clone(), owners_of),
+        informer::map_to(pod_events, sets.clone(), |p, sets| {
+            informer::owners_of(p, sets, "ReplicaSet", |s: &ReplicaSet| {
+                s.spec.as_ref().map(|s| &s.selector)
+            })
+        }),
     );
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), "replicaset-controller"),
@@ -93,35 +97,6 @@ pub async fn run(
     .await;
 }
 
-/// The ReplicaSets a pod event concerns: its controller, or for an orphan every
-/// ReplicaSet in its namespace whose selector matches it.
-fn owners_of(p: &Pod, sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
-    if ownership::controller_of(&p.metadata).is_some() {
-        return informer::controller_key(p, "ReplicaSet")
-            .into_iter()
-            .collect();
-    }
-    let labels = p.metadata.labels.clone().unwrap_or_default();
-    sets.state()
-        .iter()
-        .filter(|rs| rs.metadata.namespace == p.metadata.namespace)
-        .filter(|rs| {
-            rs.spec.as_ref().is_some_and(|s| {
-                !selector::is_empty(&s.selector) && selector::matches(&s.selector, &labels)
-            })
-        })
-        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
-        .collect()
-}
-
-fn key(rs: &ReplicaSet) -> String {
-    format!(
-        "{}/{}",
-        rs.metadata.namespace.as_deref().unwrap_or_default(),
-        rs.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 /// Brings one ReplicaSet's pods and status in line with its spec.
 pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, ReplicaSetError> {
     if !informer::caches_ready(&[&ctx.pods]).await {
@@ -129,7 +104,7 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
     }
     let ns = rs.metadata.namespace.clone().unwrap_or_default();
     let name = rs.metadata.name.clone().unwrap_or_default();
-    let key = key(&rs);
+    let key = informer::key(rs.as_ref());
     let spec = rs.spec.clone().unwrap_or_default();
     let deleting = rs.metadata.deletion_timestamp.is_some();
     let candidates: Vec<Arc<Pod>> = ctx
@@ -201,7 +176,7 @@ async fn manage(
 ) -> Result<(), (&'static str, ReplicaSetError)> {
     let ns = rs.metadata.namespace.clone().unwrap_or_default();
     let name = rs.metadata.name.clone().unwrap_or_default();
-    let key = key(rs);
+    let key = informer::key(rs);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let reference = closet_events::reference(rs);
     if owned.len() < want {
@@ -261,35 +236,7 @@ async fn manage(
             let key = key.clone();
             let reference = reference.clone();
             async move {
-                let pod_name = p.metadata.name.clone().unwrap_or_default();
-                let uid = p.metadata.uid.clone().unwrap_or_default();
-                let params = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        uid: Some(uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::default()
-                };
-                match api.delete(&pod_name, &params).await {
-                    Ok(_) => {
-                        ctx.expectations.deleted(&key, &uid);
-                        ctx.recorder
-                            .normal(
-                                &reference,
-                                "SuccessfulDelete",
-                                &format!("Deleted pod: {pod_name}"),
-                            )
-                            .await;
-                        Ok(())
-                    }
-                    Err(e)
-                        if crate::shared::is_status(&e, 404)
-                            || crate::shared::is_status(&e, 409) =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
+                pod::delete_owned(&api, p, &ctx.expectations, &key, &ctx.recorder, &reference).await
             }
         });
         let results = futures::future::join_all(deletes).await;
@@ -308,6 +255,6 @@ async fn manage(
 }
 
 fn error_policy(rs: Arc<ReplicaSet>, err: &ReplicaSetError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(replicaset = %key(&rs), "replicaset: {}", crate::shared::error_chain(err));
+    tracing::warn!(replicaset = %informer::key(rs.as_ref()), "replicaset: {}", crate::shared::error_chain(err));
     Action::requeue(Duration::from_secs(2))
 }

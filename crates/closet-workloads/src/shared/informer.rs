@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, applier};
@@ -107,6 +108,45 @@ where
     (owner.kind == kind).then(|| {
         ObjectRef::new(&owner.name).within(child.meta().namespace.as_deref().unwrap_or_default())
     })
+}
+
+/// The parents a child's event concerns: its controller if it has one (and only if that is
+/// of kind `kind`), else, for an orphan, every parent in its namespace whose non-empty
+/// selector matches its labels (they may adopt it).
+pub fn owners_of<K, P>(
+    child: &K,
+    parents: &Store<P>,
+    kind: &str,
+    selector: impl Fn(&P) -> Option<&LabelSelector>,
+) -> Vec<ObjectRef<P>>
+where
+    K: Resource,
+    P: Resource<DynamicType = ()> + Clone,
+{
+    if super::ownership::controller_of(child.meta()).is_some() {
+        return controller_key(child, kind).into_iter().collect();
+    }
+    let labels = child.meta().labels.clone().unwrap_or_default();
+    parents
+        .state()
+        .iter()
+        .filter(|p| p.meta().namespace == child.meta().namespace)
+        .filter(|p| {
+            selector(p).is_some_and(|s| {
+                !super::selector::is_empty(s) && super::selector::matches(s, &labels)
+            })
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
+/// `namespace/name` of an object, for logs and expectations.
+pub fn key<K: Resource>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Runs reconciles for the keys of `queue` until `shutdown` resolves, with the objects from

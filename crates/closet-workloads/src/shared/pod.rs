@@ -113,6 +113,39 @@ where
     (done, None)
 }
 
+/// Deletes a pod a controller owns, only if it is still the same pod (a uid precondition),
+/// records the deletion in `expectations` under the controller's `key` and says so in a
+/// `SuccessfulDelete` event on `owner`. A pod already gone (404) or replaced (409) is fine.
+pub async fn delete_owned(
+    api: &kube::Api<Pod>,
+    pod: &Pod,
+    expectations: &super::expectations::Expectations,
+    key: &str,
+    recorder: &closet_events::Recorder,
+    owner: &k8s_openapi::api::core::v1::ObjectReference,
+) -> Result<(), kube::Error> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let params = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some(uid.clone()),
+            resource_version: None,
+        }),
+        ..kube::api::DeleteParams::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => {
+            expectations.deleted(key, &uid);
+            recorder
+                .normal(owner, "SuccessfulDelete", &format!("Deleted pod: {name}"))
+                .await;
+            Ok(())
+        }
+        Err(e) if super::is_status(&e, 404) || super::is_status(&e, 409) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
