@@ -89,6 +89,29 @@ async fn a_claim_is_provisioned_on_its_pods_node_bound_and_protected() {
         created.metadata.finalizers.as_deref(),
         Some(&["kubernetes.io/pvc-protection".to_owned()][..])
     );
+    // A claim created by server-side apply passes the same admission.
+    let applied: PersistentVolumeClaim = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "applied"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .unwrap();
+    let applied = claims
+        .patch(
+            "applied",
+            &kube::api::PatchParams::apply("test"),
+            &kube::api::Patch::Apply(&applied),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.spec.as_ref().unwrap().storage_class_name.as_deref(),
+        Some("local-path")
+    );
+    assert_eq!(
+        applied.metadata.finalizers.as_deref(),
+        Some(&["kubernetes.io/pvc-protection".to_owned()][..])
+    );
     let uid = created.metadata.uid.clone().unwrap();
     // WaitForFirstConsumer: nothing happens until a pod on a node uses the claim.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -91,6 +91,7 @@ pub(crate) async fn server_side_apply(shared: &Shared, call: Call) -> ApiResult<
                 crate::serviceaccount::admission::admit_pod(shared, ns, &mut created).await?;
             }
         }
+        super::storage::admit_create(shared, &call.info, &mut created).await?;
         strategy::prepare_create(&call.info, &mut created, jiff::Timestamp::now());
         check_typed(&call, &created)?;
         crate::admission::on_create(&shared.config, &call.info, &mut created);
