@@ -241,4 +241,30 @@ async fn eviction_without_budget_deletes_and_checks_the_name() {
     pods.evict("lonely", &EvictParams::default()).await.unwrap();
     let pod = pods.get_opt("lonely").await.unwrap();
     assert!(pod.is_none_or(|p| p.metadata.deletion_timestamp.is_some()));
+
+    // The pod says why it went: a finalizer keeps it visible after the eviction.
+    ready_pod(&pods, "kept").await;
+    let keep = serde_json::json!({"metadata": {"finalizers": ["test.closet.dev/keep"]}});
+    pods.patch("kept", &PatchParams::default(), &Patch::Merge(&keep))
+        .await
+        .unwrap();
+    pods.evict("kept", &EvictParams::default()).await.unwrap();
+    let kept = pods.get("kept").await.unwrap();
+    assert!(kept.metadata.deletion_timestamp.is_some());
+    let condition = kept
+        .status
+        .unwrap()
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("a DisruptionTarget condition");
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_deref()),
+        ("True", Some("EvictionByEvictionAPI"))
+    );
+    let release = serde_json::json!({"metadata": {"finalizers": null}});
+    pods.patch("kept", &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .unwrap();
 }

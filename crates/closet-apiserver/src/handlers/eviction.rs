@@ -59,9 +59,78 @@ pub(crate) async fn evict(shared: &Shared, call: Call) -> ApiResult<Response> {
             }
         }
     }
+    if !options.dry_run && !object::is_deleting(&pod) {
+        mark_disruption_target(shared, &call, kv).await?;
+    }
     super::delete::delete_pod(shared, &call, &options).await?;
     let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
     Ok(respond_value(StatusCode::CREATED, &status, Output::Json))
+}
+
+/// Records on the pod, before it is deleted, why it goes: the `DisruptionTarget` condition
+/// with reason `EvictionByEvictionAPI`, as upstream does, so that a Job's pod failure policy
+/// and whoever reads the pod can tell an eviction from a crash. Retries on conflicts with the
+/// pod's newest version; a pod gone meanwhile is left to the delete that follows.
+async fn mark_disruption_target(
+    shared: &Shared,
+    call: &Call,
+    mut kv: closet_store::KeyValue,
+) -> ApiResult<()> {
+    for _ in 0..CAS_RETRIES {
+        let mut pod = object::from_kv(&kv)?;
+        let condition = json!({
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "EvictionByEvictionAPI",
+            "message": "Eviction API: evicting",
+            "lastTransitionTime": object::timestamp(jiff::Timestamp::now()),
+        });
+        let Some(status) = pod
+            .as_object_mut()
+            .map(|p| p.entry("status").or_insert_with(|| json!({})))
+        else {
+            return Ok(());
+        };
+        if !status.is_object() {
+            *status = json!({});
+        }
+        let conditions = status
+            .as_object_mut()
+            .map(|s| s.entry("conditions").or_insert_with(|| json!([])));
+        if let Some(list) = conditions {
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            if let Some(items) = list.as_array_mut() {
+                items.retain(|c| c.get("type").and_then(Value::as_str) != Some("DisruptionTarget"));
+                items.push(condition);
+            }
+        }
+        match shared
+            .store
+            .update(&call.key(), object::to_stored(&pod), kv.mod_revision)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => {
+                match shared
+                    .store
+                    .get(&call.key())
+                    .await
+                    .map_err(ApiError::from_store_general)?
+                {
+                    Some(newer) => kv = newer,
+                    None => return Ok(()),
+                }
+            }
+            Err(err) => return Err(ApiError::from_store(err, &call.info, call.name())),
+        }
+    }
+    Err(ApiError::conflict(
+        &call.info,
+        call.name(),
+        "the pod changed too often while being evicted; try again",
+    ))
 }
 
 /// Pods that are not running, or already going, need no budget (upstream's canIgnorePDB).
