@@ -254,6 +254,25 @@ fn deployment_rolls_out_updates_undoes_and_scales_with_kubectl() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Deleting the Deployment in the foreground takes its ReplicaSets and pods first.
+    ns.kubectl_ok(&[
+        "delete",
+        "deployment",
+        "web",
+        "--cascade=foreground",
+        "--timeout=120s",
+    ]);
+    eventually(Duration::from_secs(60), || {
+        let left = ns
+            .kubectl(&["get", "deployments,replicasets,pods", "-o", "name"])
+            .stdout;
+        if left.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("left after the cascade: {left}"))
+        }
+    });
 }
 
 /// The names of the namespace's ReplicaSets, sorted.
