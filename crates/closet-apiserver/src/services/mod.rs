@@ -7,11 +7,13 @@
 //! that allocate hold [`Allocations::lock`] from reading that set until the store has the
 //! new Service, so two requests to this apiserver never hand out the same value.
 //!
-//! [`alloc`] holds the rules, [`update`] what an update keeps and drops, [`range`] the CIDR
-//! and port-range arithmetic, [`kubernetes`] the `kubernetes` Service in `default`.
+//! [`alloc`] holds the rules for addresses, [`node_ports`] those for ports, [`update`] what
+//! an update keeps and drops, [`range`] the CIDR and port-range arithmetic, [`kubernetes`]
+//! the `kubernetes` Service in `default`.
 
 mod alloc;
 pub mod kubernetes;
+mod node_ports;
 pub mod range;
 mod update;
 

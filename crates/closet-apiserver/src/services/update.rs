@@ -104,10 +104,12 @@ pub(crate) fn carry_over(old: &Map<String, Value>, new: &mut Map<String, Value>)
             }
         }
     }
-    if needs_health_check(old) && needs_health_check(new) && !is_set(new, "healthCheckNodePort") {
-        if let Some(v) = old.get("healthCheckNodePort") {
-            new.insert("healthCheckNodePort".into(), v.clone());
-        }
+    if needs_health_check(old)
+        && needs_health_check(new)
+        && !is_set(new, "healthCheckNodePort")
+        && let Some(v) = old.get("healthCheckNodePort")
+    {
+        new.insert("healthCheckNodePort".into(), v.clone());
     }
     drop_type_dependent(old, new, &new_kind);
 }
