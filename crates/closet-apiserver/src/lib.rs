@@ -33,6 +33,7 @@ mod openapi_v2;
 pub mod registry;
 pub mod request;
 pub mod serviceaccount;
+pub mod services;
 pub mod strategy;
 mod table;
 mod tables;
@@ -64,6 +65,24 @@ pub struct Config {
     /// `tolerationSeconds` of the `node.kubernetes.io/unreachable:NoExecute` toleration new
     /// pods get; `None` is 300, as upstream.
     pub default_unreachable_toleration_seconds: Option<i64>,
+    /// The range Service cluster IPs come from (`--service-cidr`); the `kubernetes` Service
+    /// gets its first address and the tenth is kept for cluster DNS.
+    pub service_cidr: services::ServiceCidr,
+    /// The range node ports come from (`--service-node-port-range`).
+    pub service_node_port_range: services::PortRange,
+    /// Where the `kubernetes` Service's Endpoints point: the address and HTTPS port other
+    /// nodes reach this server at. Unset, the Service is created without endpoints.
+    pub kubernetes_endpoint: Option<std::net::SocketAddr>,
+}
+
+impl Config {
+    /// The ranges Services draw from.
+    pub fn service_network(&self) -> services::ServiceNetwork {
+        services::ServiceNetwork {
+            cidr: self.service_cidr,
+            node_ports: self.service_node_port_range,
+        }
+    }
 }
 
 /// State shared by every request.
@@ -75,6 +94,8 @@ pub(crate) struct Shared {
     pub(crate) node_client: std::sync::OnceLock<closet_nodeapi::client::NodeClient>,
     /// Signs and checks service account tokens; unset, none are issued or accepted.
     pub(crate) tokens: std::sync::OnceLock<serviceaccount::TokenAuthority>,
+    /// Serializes Service writes that allocate addresses or ports.
+    pub(crate) allocations: services::Allocations,
 }
 
 /// The API server: registry, store and everything derived from them.
@@ -93,6 +114,7 @@ impl ApiServer {
             config,
             node_client: std::sync::OnceLock::new(),
             tokens: std::sync::OnceLock::new(),
+            allocations: services::Allocations::default(),
         };
         Self {
             shared: Arc::new(shared),
@@ -127,10 +149,21 @@ impl ApiServer {
     }
 
     /// Creates what every cluster has: the system namespaces and their `default`
-    /// ServiceAccounts. Idempotent, so it runs at every start.
+    /// ServiceAccounts, and the `kubernetes` Service with its endpoints. Idempotent, so it
+    /// runs at every start.
     pub async fn bootstrap(&self) -> Result<(), closet_store::StoreError> {
         bootstrap::run(&self.shared).await?;
+        services::kubernetes::ensure(&self.shared).await;
         crd::load_all(&self.shared).await
+    }
+
+    /// Puts the `kubernetes` Service and its endpoints back whenever they are deleted or
+    /// edited, until `shutdown` resolves.
+    pub async fn maintain_kubernetes_service(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        services::kubernetes::maintain(self.clone(), shutdown).await;
     }
 
     /// The router serving the whole API. Clone-cheap; serve it over HTTPS or hand it to

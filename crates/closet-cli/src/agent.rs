@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::server::DEFAULT_DATA_DIR;
+use crate::server::{DEFAULT_CLUSTER_CIDR, DEFAULT_DATA_DIR, DEFAULT_SERVICE_CIDR};
 
 /// `closet agent`: the node side only, for every machine but the server. Joins the cluster with
 /// a token, then talks only to the API.
@@ -40,4 +40,14 @@ pub struct AgentArgs {
     /// `unix:///run/containerd/containerd.sock`.
     #[arg(long, env = "CLOSET_CONTAINER_RUNTIME_ENDPOINT")]
     pub container_runtime_endpoint: Option<String>,
+
+    /// The cluster's service CIDR, as given to the server; routed nowhere on this node
+    /// (a blackhole route) so service addresses never leak onto the LAN.
+    #[arg(long, env = "CLOSET_SERVICE_CIDR", default_value = DEFAULT_SERVICE_CIDR)]
+    pub service_cidr: String,
+
+    /// The cluster's pod CIDR, as given to the server; blackholed like the service CIDR,
+    /// except for this node's own range.
+    #[arg(long, env = "CLOSET_CLUSTER_CIDR", default_value = DEFAULT_CLUSTER_CIDR)]
+    pub cluster_cidr: String,
 }

@@ -22,6 +22,12 @@ pub const DEFAULT_CONFIG: &str = "/etc/closet/config.yaml";
 pub const DEFAULT_KUBECONFIG: &str = "/etc/closet/kubeconfig.yaml";
 /// Default HTTPS port, as upstream.
 pub const DEFAULT_HTTPS_PORT: u16 = 6443;
+/// Default service CIDR, as k3s.
+pub const DEFAULT_SERVICE_CIDR: &str = "10.43.0.0/16";
+/// Default NodePort range, as upstream.
+pub const DEFAULT_NODE_PORT_RANGE: &str = "30000-32767";
+/// Default cluster (pod) CIDR, as k3s.
+pub const DEFAULT_CLUSTER_CIDR: &str = "10.42.0.0/16";
 
 /// `closet server`: the API server, datastore and (later) everything else for a
 /// single-machine cluster.
@@ -99,6 +105,19 @@ pub struct ServerArgs {
     /// marked Unknown and tainted unreachable (`40s`, `2m`, `1m30s`, or plain seconds).
     #[arg(long, env = "CLOSET_NODE_MONITOR_GRACE_PERIOD", default_value = "40s", value_parser = parse_duration)]
     pub node_monitor_grace_period: Duration,
+
+    /// The range Service cluster IPs come from (IPv4). The `kubernetes` Service gets its
+    /// first address and cluster DNS its tenth.
+    #[arg(long, env = "CLOSET_SERVICE_CIDR", default_value = DEFAULT_SERVICE_CIDR)]
+    pub service_cidr: String,
+
+    /// The ports NodePort and LoadBalancer Services get their node ports from, `first-last`.
+    #[arg(long, env = "CLOSET_SERVICE_NODE_PORT_RANGE", default_value = DEFAULT_NODE_PORT_RANGE)]
+    pub service_node_port_range: String,
+
+    /// The range pod addresses come from (IPv4); each node gets a /24 of it.
+    #[arg(long, env = "CLOSET_CLUSTER_CIDR", default_value = DEFAULT_CLUSTER_CIDR)]
+    pub cluster_cidr: String,
 
     /// YAML config file whose keys mirror these flags; files in `<config>.d/*.yaml` are
     /// applied after it in name order. A missing default file is fine.

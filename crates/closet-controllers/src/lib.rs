@@ -19,6 +19,7 @@ pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod root_ca;
 pub mod selector;
+pub mod service_lb;
 pub mod serviceaccount;
 
 use std::future::Future;
@@ -122,6 +123,7 @@ pub async fn run(
         gc::run(client.clone(), stopped()),
         disruption::run(client.clone(), stopped()),
         serviceaccount::run(client.clone(), stopped()),
+        service_lb::run(client.clone(), stopped()),
         root_ca::run(client, settings.root_ca_pem.clone(), stopped()),
     );
     signal.abort();

@@ -11,6 +11,7 @@ use closet_pki::node::{NodeCredentials, issue_node, node_user};
 /// directly from the cluster CA, since the server holds it.
 pub(crate) fn options(
     args: &ServerArgs,
+    network: &crate::commands::server::Network,
     tls: &ClusterTls,
 ) -> anyhow::Result<closet_agent::NodeOptions> {
     let name = match &args.node_name {
@@ -20,13 +21,11 @@ pub(crate) fn options(
     let agent_dir = args.data_dir.join("agent");
     let mut config = closet_agent::AgentConfig::new(name.clone(), &agent_dir);
     config.node_ip = args.node_ip;
-    if !args.bind_address.is_unspecified() && !args.bind_address.is_loopback() {
-        config.server_ip = Some(args.bind_address);
-    }
+    config.server_ip = server_ip(args);
     config.node_api_port = args.node_api_port;
-    let address = config
-        .node_ip
-        .unwrap_or_else(|| closet_agent::node::facts::primary_address(config.server_ip));
+    config.service_cidr = network.service_cidr.to_string();
+    config.cluster_cidr = network.cluster_cidr.to_string();
+    let address = node_address(args);
     let addresses = vec![address.to_string()];
     let tls_dir = agent_dir.join("tls");
     let credentials = match NodeCredentials::load(&tls_dir)? {
@@ -58,6 +57,21 @@ pub(crate) fn options(
         runtime_endpoint: args.container_runtime_endpoint.clone(),
         node_api_tls,
     })
+}
+
+/// The server's own address when it listens on one particular, non-loopback address.
+fn server_ip(args: &ServerArgs) -> Option<std::net::IpAddr> {
+    (!args.bind_address.is_unspecified() && !args.bind_address.is_loopback())
+        .then_some(args.bind_address)
+}
+
+/// The address other nodes reach this machine at: `--node-ip`, or the local address that
+/// routes towards the bind address (the default route's when bound to every address). The
+/// embedded agent reports it as the node's InternalIP, and the `kubernetes` Service's
+/// endpoints point at it.
+pub(crate) fn node_address(args: &ServerArgs) -> std::net::IpAddr {
+    args.node_ip
+        .unwrap_or_else(|| closet_agent::node::facts::primary_address(server_ip(args)))
 }
 
 /// The agent's in-process API client, as the node's own user.

@@ -34,6 +34,9 @@ pub(crate) const FILE_KEYS: &[&str] = &[
     "default-not-ready-toleration-seconds",
     "default-unreachable-toleration-seconds",
     "node-monitor-grace-period",
+    "service-cidr",
+    "service-node-port-range",
+    "cluster-cidr",
 ];
 
 /// Where values that are not flags come from: the process environment, or a map in tests.
@@ -118,6 +121,9 @@ struct Layer {
     default_not_ready_toleration_seconds: Option<i64>,
     default_unreachable_toleration_seconds: Option<i64>,
     node_monitor_grace_period: Option<std::time::Duration>,
+    service_cidr: Option<String>,
+    service_node_port_range: Option<String>,
+    cluster_cidr: Option<String>,
     config: Option<PathBuf>,
 }
 
@@ -152,6 +158,11 @@ impl Layer {
             node_monitor_grace_period: self
                 .node_monitor_grace_period
                 .or(lower.node_monitor_grace_period),
+            service_cidr: self.service_cidr.or(lower.service_cidr),
+            service_node_port_range: self
+                .service_node_port_range
+                .or(lower.service_node_port_range),
+            cluster_cidr: self.cluster_cidr.or(lower.cluster_cidr),
             config: self.config.or(lower.config),
         }
     }
@@ -202,7 +213,10 @@ pub(crate) fn resolve(
         node_api_port,
         default_not_ready_toleration_seconds,
         default_unreachable_toleration_seconds,
-        node_monitor_grace_period
+        node_monitor_grace_period,
+        service_cidr,
+        service_node_port_range,
+        cluster_cidr
     );
     Ok(out)
 }
@@ -251,6 +265,9 @@ fn env_layer(source: &dyn Source) -> Result<Layer, ConfigError> {
             var("node-monitor-grace-period"),
             closet_cli::server::parse_duration,
         )?,
+        service_cidr: var("service-cidr").map(|(_, v)| v),
+        service_node_port_range: var("service-node-port-range").map(|(_, v)| v),
+        cluster_cidr: var("cluster-cidr").map(|(_, v)| v),
         config: var("config").map(|(_, v)| PathBuf::from(v)),
     })
 }
@@ -408,6 +425,16 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
                 layer.node_monitor_grace_period =
                     Some(closet_cli::server::parse_duration(&text).map_err(bad)?)
             }
+            "service-cidr" => layer.service_cidr = Some(from_value(value).map_err(bad)?),
+            // `30000-32767`; a bare number is read as a one-port range.
+            "service-node-port-range" => {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                layer.service_node_port_range = Some(text)
+            }
+            "cluster-cidr" => layer.cluster_cidr = Some(from_value(value).map_err(bad)?),
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key,

@@ -242,3 +242,38 @@ fn node_lifecycle_settings_layer_like_the_others() {
         "{err}"
     );
 }
+
+#[test]
+fn service_and_cluster_ranges_layer_like_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.yaml");
+    write(
+        &file,
+        "service-cidr: 10.96.0.0/16\nservice-node-port-range: 31000-31999\n",
+    );
+    let args = resolve_with(
+        &[&config_flag(&file)],
+        &[("CLOSET_CLUSTER_CIDR", "10.200.0.0/16")],
+    )
+    .expect("resolve");
+    assert_eq!(args.service_cidr, "10.96.0.0/16");
+    assert_eq!(args.service_node_port_range, "31000-31999");
+    assert_eq!(args.cluster_cidr, "10.200.0.0/16");
+    let args = resolve_with(
+        &[&config_flag(&file), "--service-cidr=10.50.0.0/24"],
+        &[("CLOSET_SERVICE_CIDR", "10.60.0.0/16")],
+    )
+    .expect("resolve");
+    assert_eq!(args.service_cidr, "10.50.0.0/24");
+    let empty = dir.path().join("empty.yaml");
+    write(&empty, "");
+    let args = resolve_with(&[&config_flag(&empty)], &[]).expect("resolve");
+    assert_eq!(
+        (
+            args.service_cidr.as_str(),
+            args.service_node_port_range.as_str(),
+            args.cluster_cidr.as_str()
+        ),
+        ("10.43.0.0/16", "30000-32767", "10.42.0.0/16")
+    );
+}

@@ -95,6 +95,8 @@ pub(crate) async fn server_side_apply(shared: &Shared, call: Call) -> ApiResult<
         strategy::prepare_create(&call.info, &mut created, jiff::Timestamp::now());
         check_typed(&call, &created)?;
         crate::admission::on_create(&shared.config, &call.info, &mut created);
+        let _allocating = crate::services::lock(shared, &call.info).await;
+        crate::services::admit_create(shared, &call.info, &mut created).await?;
         let errors = strategy::validate(&call.info, &created);
         if !errors.is_empty() {
             return Err(ApiError::invalid(&call.info, call.name(), errors));

@@ -42,6 +42,8 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
         }
     }
     super::storage::admit_create(shared, &call.info, &mut obj).await?;
+    // Held until the store has the object, so concurrent creates draw different addresses.
+    let _allocating = crate::services::lock(shared, &call.info).await;
     for attempt in 1..=GENERATE_NAME_ATTEMPTS {
         let mut candidate = obj.clone();
         if let Some(base) = &generate {
@@ -50,6 +52,7 @@ pub(crate) async fn create(shared: &Shared, call: Call) -> ApiResult<Response> {
         }
         strategy::prepare_create(&call.info, &mut candidate, jiff::Timestamp::now());
         super::fields::track(&call, None, &mut candidate);
+        crate::services::admit_create(shared, &call.info, &mut candidate).await?;
         let name = object::name(&candidate).to_string();
         let errors = strategy::validate(&call.info, &candidate);
         if !errors.is_empty() {

@@ -126,6 +126,9 @@ where
         }
         let current = object::from_kv(&kv)?;
         let mut next = change(&current)?;
+        // Held until the store write, when the update drew addresses or ports.
+        let _allocating =
+            crate::services::admit_update(shared, &call.info, &current, &mut next).await?;
         if track_fields {
             super::fields::track(call, Some(&current), &mut next);
         }

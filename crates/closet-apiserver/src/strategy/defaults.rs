@@ -229,6 +229,19 @@ fn service_spec(spec: &mut Map<String, Value>) {
     if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
         default(spec, "externalTrafficPolicy", json!("Cluster"));
     }
+    // Client affinity lasts three hours unless the Service says otherwise, as upstream.
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
+        default(spec, "sessionAffinityConfig", json!({}));
+        if let Some(config) = spec
+            .get_mut("sessionAffinityConfig")
+            .and_then(Value::as_object_mut)
+        {
+            default(config, "clientIP", json!({}));
+            if let Some(client) = config.get_mut("clientIP").and_then(Value::as_object_mut) {
+                default(client, "timeoutSeconds", json!(10800));
+            }
+        }
+    }
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
             default(p, "protocol", json!("TCP"));
@@ -285,6 +298,15 @@ mod tests {
         let s = defaulted("", "services", json!({"spec": {"ports": [{"port": 80}]}}));
         assert_eq!(s["spec"]["type"], "ClusterIP");
         assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
+        let sticky = defaulted(
+            "",
+            "services",
+            json!({"spec": {"sessionAffinity": "ClientIP"}}),
+        );
+        assert_eq!(
+            sticky["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"],
+            10800
+        );
         assert_eq!(defaulted("", "secrets", json!({}))["type"], "Opaque");
         let j = defaulted("batch", "jobs", json!({"spec": {"template": {"spec": {}}}}));
         assert_eq!(

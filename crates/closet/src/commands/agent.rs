@@ -76,6 +76,14 @@ async fn start(args: AgentArgs) -> anyhow::Result<()> {
     let mut config = closet_agent::AgentConfig::new(node_name, args.data_dir.join("agent"));
     config.node_ip = args.node_ip.first().copied();
     config.server_ip = server_ip(&args.server);
+    config.service_cidr = closet_apiserver::services::ServiceCidr::parse(&args.service_cidr)
+        .map_err(anyhow::Error::msg)
+        .context("--service-cidr (CLOSET_SERVICE_CIDR)")?
+        .to_string();
+    config.cluster_cidr = closet_controllers::node_ipam::Ipv4Net::parse(&args.cluster_cidr)
+        .map_err(anyhow::Error::msg)
+        .context("--cluster-cidr (CLOSET_CLUSTER_CIDR)")?
+        .to_string();
     let node_api_tls = closet_nodeapi::tls::server_config(
         &credentials.ca_pem,
         &credentials.serving.cert_pem,

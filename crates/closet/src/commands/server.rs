@@ -38,6 +38,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     // of killing the process halfway through writing certificates.
     let stop = shutdown_signal()?;
 
+    let network = Network::from_args(&args)?;
     let data_dir = &args.data_dir;
     preflight::create_data_dir(data_dir)?;
     preflight::check_filesystem(data_dir, args.force_unsafe_filesystem)?;
@@ -47,6 +48,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let mut names = ServingNames::discover(&args.tls_san);
     if !args.bind_address.is_unspecified() {
         names.ips.insert(args.bind_address);
+    }
+    // Pods reach the API through the `kubernetes` Service, by address or by name.
+    names
+        .ips
+        .insert(IpAddr::V4(network.service_cidr.kubernetes_ip()));
+    for name in KUBERNETES_SERVICE_NAMES {
+        names.add(name);
     }
     let tls = ClusterTls::load_or_create(&data_dir.join("server").join("tls"), &names)
         .context("preparing the cluster certificates")?;
@@ -67,6 +75,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         advertise_address: Some(advertise_address(&args, &names).to_string()),
         default_not_ready_toleration_seconds: Some(args.default_not_ready_toleration_seconds),
         default_unreachable_toleration_seconds: Some(args.default_unreachable_toleration_seconds),
+        service_cidr: network.service_cidr,
+        service_node_port_range: network.node_ports,
+        kubernetes_endpoint: Some(SocketAddr::new(
+            agent::node_address(&args),
+            args.https_listen_port,
+        )),
     };
     let tls_dir = data_dir.join("server").join("tls");
     let node_client = closet_pki::node::load_or_create_apiserver_node_client(&tls_dir, &tls.ca)
@@ -118,10 +132,18 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         closet_controllers::Settings {
             node_monitor_grace_period: args.node_monitor_grace_period,
             root_ca_pem: Some(tls.ca.pair().cert_pem.clone()),
+            cluster_cidr: network.cluster_cidr,
             ..closet_controllers::Settings::default()
         },
         stopped(stopping.clone()),
     ));
+    let maintained = api.clone();
+    let stop_maintaining = stopped(stopping.clone());
+    tokio::spawn(async move {
+        maintained
+            .maintain_kubernetes_service(stop_maintaining)
+            .await;
+    });
     tokio::spawn(closet_storage::run(
         in_process_client(&api, CONTROLLERS_USER, "closet-controllers"),
         stopped(stopping.clone()),
@@ -149,7 +171,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         tracing::info!("node agent disabled by --disable-agent: this server runs no pods");
         None
     } else {
-        let options = agent::options(&args, &tls)?;
+        let options = agent::options(&args, &network, &tls)?;
         let node = options.agent.node_name.clone();
         let client = agent::node_client(&api, &node);
         let stop = stopped(stopping.clone());
@@ -187,6 +209,45 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .context("closing the datastore")?;
     tracing::info!("closet stopped");
     Ok(())
+}
+
+/// The names the `kubernetes` Service is reached by, which the serving certificate covers.
+const KUBERNETES_SERVICE_NAMES: [&str; 4] = [
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+];
+
+/// The cluster's address ranges, from `--service-cidr`, `--service-node-port-range` and
+/// `--cluster-cidr`.
+pub(crate) struct Network {
+    /// Service cluster IPs.
+    pub(crate) service_cidr: closet_apiserver::services::ServiceCidr,
+    /// Service node ports.
+    pub(crate) node_ports: closet_apiserver::services::PortRange,
+    /// Pod addresses, carved into one range per node.
+    pub(crate) cluster_cidr: closet_controllers::node_ipam::Ipv4Net,
+}
+
+impl Network {
+    fn from_args(args: &ServerArgs) -> anyhow::Result<Self> {
+        let service_cidr = closet_apiserver::services::ServiceCidr::parse(&args.service_cidr)
+            .map_err(anyhow::Error::msg)
+            .context("--service-cidr (CLOSET_SERVICE_CIDR)")?;
+        let node_ports =
+            closet_apiserver::services::PortRange::parse(&args.service_node_port_range)
+                .map_err(anyhow::Error::msg)
+                .context("--service-node-port-range (CLOSET_SERVICE_NODE_PORT_RANGE)")?;
+        let cluster_cidr = closet_controllers::node_ipam::Ipv4Net::parse(&args.cluster_cidr)
+            .map_err(anyhow::Error::msg)
+            .context("--cluster-cidr (CLOSET_CLUSTER_CIDR)")?;
+        Ok(Self {
+            service_cidr,
+            node_ports,
+            cluster_cidr,
+        })
+    }
 }
 
 /// The identity of the in-process controllers.
