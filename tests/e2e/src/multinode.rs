@@ -199,8 +199,8 @@ impl NetnsNode {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run ip netns exec closet agent: {e}"));
-        // `ip netns exec` execs the agent, so this pid is the agent's.
+            .unwrap_or_else(|e| panic!("cannot run nsenter ... closet agent: {e}"));
+        // `nsenter` execs the agent, so this pid is the agent's.
         let watchdog = process::watchdog(child.id(), None);
         Self {
             name,

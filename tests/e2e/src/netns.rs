@@ -36,10 +36,17 @@ pub fn ip_output(args: &[&str]) -> Output {
 
 /// Why this machine cannot build namespaces and bridges, if it cannot.
 pub fn unavailable() -> Option<String> {
-    match Command::new("ip").arg("-V").output() {
-        Ok(out) if out.status.success() => None,
-        _ => Some("`ip` (package iproute2) is not installed".to_owned()),
+    let works = |program: &str, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !works("ip", "-V") {
+        return Some("`ip` (package iproute2) is not installed".to_owned());
     }
+    (!works("nsenter", "--version"))
+        .then(|| "`nsenter` (package util-linux) is not installed".to_owned())
 }
 
 /// A name part unique on this machine while this process lives: the process id and a
@@ -183,17 +190,27 @@ impl Netns {
         ip(&all)
     }
 
-    /// Runs `command...` inside the namespace (`ip netns exec`), bounded.
+    /// Runs `command...` inside the namespace, bounded.
     pub fn exec(&self, command: &[&str]) -> Output {
-        let mut all = vec!["netns", "exec", self.name.as_str()];
-        all.extend_from_slice(command);
-        ip_output(&all)
+        let mut cmd = self.enter();
+        cmd.args(command);
+        run_with_timeout(&mut cmd, None, IP_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A command that runs `program` inside the namespace, to spawn long-running processes.
     pub fn command(&self, program: &std::path::Path) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name]).arg(program);
+        let mut cmd = self.enter();
+        cmd.arg(program);
+        cmd
+    }
+
+    /// `nsenter --net=/run/netns/<name> --`: only the network namespace changes, and
+    /// `nsenter` execs the program, so a spawned child's pid is the program's. (`ip netns
+    /// exec` would also give the program a mount namespace with a fresh `/sys`, hiding the
+    /// cgroup filesystem from containerd and runc.)
+    fn enter(&self) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", self.name)).arg("--");
         cmd
     }
 }

@@ -56,7 +56,8 @@ fn closet_routes(node: &NetnsNode) -> String {
 /// `wget` from pod `from` to `url`, retried until it answers `page`.
 fn fetch(ns: &TestNs<'_>, nodes: &MultiNode, from: &str, url: &str, page: &str) {
     let got = closet_e2e::try_eventually(Duration::from_secs(60), || {
-        let out = ns.kubectl(&["exec", from, "--", "wget", "-qO-", "-T", "5", url]);
+        // Bounded by busybox's `timeout`: this busybox's `wget -T` crashes.
+        let out = ns.kubectl(&["exec", from, "--", "timeout", "10", "wget", "-qO-", url]);
         if out.success() && out.stdout.trim() == page {
             Ok(())
         } else {
@@ -228,10 +229,10 @@ fn pods_on_two_nodes_reach_each_other_through_host_gateway_routes() {
         "exec",
         "web-a",
         "--",
+        "timeout",
+        "10",
         "wget",
         "-qO-",
-        "-T",
-        "5",
         &format!("http://{}:8080/", ips[0]),
     ]);
     assert_eq!(
