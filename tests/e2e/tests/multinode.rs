@@ -127,6 +127,13 @@ fn pods_on_two_nodes_reach_each_other_through_host_gateway_routes() {
         });
     }
 
+    // The host namespace (where no agent runs) gets no pod routes: only the namespaces do.
+    let host = closet_e2e::netns::ip(&["route", "show", "proto", "0xc1"]);
+    assert!(
+        host.trim().is_empty(),
+        "closet routes in the host namespace: {host}"
+    );
+
     for (pod, node) in [("web-a", a), ("web-b", b)] {
         let path = ns.write(&format!("{pod}.yaml"), &web_pod(pod, node.name()));
         ns.kubectl_ok(&["apply", "-f", &path]);
