@@ -69,15 +69,19 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Creates `cb<pid>x<n>` with 172.31.N.1/24 for the first N (from 100 up) that no
-    /// address or route of this machine mentions.
+    /// Creates `cb<pid>x<n>` with 172.31.N.1/24 for an N from 100 to 250 that no address or
+    /// route of this machine mentions.
     pub fn create() -> Self {
         let suffix = unique_suffix();
         let name = format!("cb{suffix}");
         assert!(name.len() <= 15, "bridge name {name} is too long");
         let routes = ip(&["-4", "route", "show", "table", "all"]);
         let addresses = ip(&["-4", "-o", "addr", "show"]);
-        let subnet = (100..=250u8)
+        // Start at a place that depends on the process, so concurrent harnesses rarely race
+        // for the same subnet.
+        let start = std::process::id() % 151;
+        let subnet = (0..151u32)
+            .filter_map(|k| u8::try_from(100 + (start + k) % 151).ok())
             .find(|n| {
                 let prefix = format!("172.31.{n}.");
                 !routes.contains(&prefix) && !addresses.contains(&prefix)
