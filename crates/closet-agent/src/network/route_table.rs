@@ -4,7 +4,7 @@
 //! Routes closet adds carry the routing protocol number [`ROUTE_PROTO`] (`ip route ...
 //! proto 0xc1`), so they can be told apart from the host's own routes; deletions always
 //! name it, so the kernel refuses to remove a route closet did not add. [`IpRouteTable`]
-//! runs `ip` (iproute2) with JSON output; [`fake::FakeRouteTable`] records calls for unit
+//! runs `ip` (iproute2) with JSON output; `fake::FakeRouteTable` records calls for unit
 //! tests.
 
 use std::fmt;
@@ -239,6 +239,7 @@ impl RouteTable for IpRouteTable {
 }
 
 /// A routing table in memory that records every change, for unit tests.
+#[cfg(test)]
 pub mod fake {
     use std::collections::HashMap;
     use std::sync::Mutex;
