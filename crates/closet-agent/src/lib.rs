@@ -4,7 +4,8 @@
 //! Start reading at [`Agent::run`]: it starts (or connects to) containerd, imports the pause
 //! image and any offline image archives, registers the node, waits for the pod CIDR the
 //! server assigns, writes the CNI config, and then runs the pod loop ([`pods`]), the Lease
-//! heartbeat and the status reports ([`node`]) side by side.
+//! heartbeat and the status reports ([`node`]), and the routes to other nodes' pods
+//! ([`network::peer_routes`]) side by side.
 
 #![cfg_attr(
     test,
@@ -206,6 +207,12 @@ impl Agent {
             }
         };
         let pod_loop = tokio::spawn(pods::run(shared, stopped()));
+        let peer_routes = tokio::spawn(network::peer_routes::run(
+            client.clone(),
+            name.clone(),
+            Arc::new(network::route_table::IpRouteTable),
+            stopped(),
+        ));
         let reclaim = tokio::spawn(closet_storage::node::reclaim(
             client.clone(),
             name.clone(),
@@ -255,6 +262,7 @@ impl Agent {
         tokio::join!(heartbeat, signal);
         let _ = tokio::time::timeout(Duration::from_secs(5), pod_loop).await;
         reclaim.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(5), peer_routes).await;
         Ok(())
     }
 }

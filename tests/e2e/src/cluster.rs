@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -13,6 +13,8 @@ use tempfile::TempDir;
 use crate::process::{self, sigterm, wait_timeout};
 use crate::raw;
 
+/// Where the API listens unless a test says otherwise.
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// How long a start may take before the harness gives up (scaled by the patience).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long SIGTERM may take.
@@ -30,6 +32,8 @@ pub struct Cluster {
     starts: Mutex<u32>,
     /// Extra lines for the server's config file.
     settings: String,
+    /// The address the API listens on (`--bind-address`).
+    bind: IpAddr,
 }
 
 struct Running {
@@ -52,6 +56,7 @@ impl Cluster {
             running: Mutex::new(None),
             starts: 0.into(),
             settings: String::new(),
+            bind: LOOPBACK,
         };
         cluster.spawn(false);
         cluster
@@ -72,6 +77,29 @@ impl Cluster {
             running: Mutex::new(None),
             starts: 0.into(),
             settings: settings.to_owned(),
+            bind: LOOPBACK,
+        };
+        cluster.spawn(false);
+        cluster
+    }
+
+    /// Like [`Cluster::start_with`], with the API listening on `bind` instead of 127.0.0.1
+    /// (an address on a bridge that agents in other network namespaces reach). The serving
+    /// certificate covers it; the admin kubeconfig and [`Cluster::url`] name it.
+    pub fn start_on(bind: IpAddr, settings: &str) -> Self {
+        crate::install_crypto();
+        let dir = tempfile::Builder::new()
+            .prefix("closet-e2e-")
+            .tempdir()
+            .expect("create a temp dir for the cluster");
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            agent: false,
+            running: Mutex::new(None),
+            starts: 0.into(),
+            settings: settings.to_owned(),
+            bind,
         };
         cluster.spawn(false);
         cluster
@@ -93,6 +121,7 @@ impl Cluster {
             running: Mutex::new(None),
             starts: 0.into(),
             settings: String::new(),
+            bind: LOOPBACK,
         };
         cluster.spawn(false);
         cluster.wait_node_ready();
@@ -154,6 +183,7 @@ impl Cluster {
                 running: Mutex::new(None),
                 starts: 0.into(),
                 settings: String::new(),
+                bind: LOOPBACK,
             };
             cluster.spawn(true);
             cluster
@@ -165,9 +195,12 @@ impl Cluster {
         self.port
     }
 
-    /// `https://127.0.0.1:<port>`.
+    /// `https://<bind address>:<port>` (127.0.0.1 unless started with [`Cluster::start_on`]).
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!(
+            "https://{}",
+            std::net::SocketAddr::new(self.bind, self.port)
+        )
     }
 
     /// The server's `--data-dir`.
@@ -215,6 +248,7 @@ impl Cluster {
     /// A raw HTTPS connection factory; with `client_cert` false it is anonymous.
     pub fn raw(&self, client_cert: bool) -> raw::Tls {
         raw::Tls::from_kubeconfig(&self.kubeconfig(), self.port, client_cert)
+            .map(|tls| tls.at(self.bind))
             .unwrap_or_else(|e| self.fail(e))
     }
 
@@ -347,7 +381,7 @@ impl Cluster {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--https-listen-port", &self.port.to_string()])
-            .args(["--bind-address", "127.0.0.1"])
+            .args(["--bind-address", &self.bind.to_string()])
             .arg("--write-kubeconfig")
             .arg(self.kubeconfig())
             .arg("--config")
@@ -384,7 +418,7 @@ impl Cluster {
             }
             if self.kubeconfig().exists() {
                 match raw::Tls::from_kubeconfig(&self.kubeconfig(), self.port, true)
-                    .and_then(|tls| tls.send(&raw::Request::get("/readyz")))
+                    .and_then(|tls| tls.at(self.bind).send(&raw::Request::get("/readyz")))
                 {
                     Ok(resp) if resp.status == 200 => return,
                     Ok(resp) => last = format!("/readyz answered {}: {}", resp.status, resp.text()),

@@ -6,7 +6,9 @@
 //! on a (possibly shared) cluster, [`Cluster::kubectl`] and [`TestNs::kubectl`] run kubectl
 //! against it, [`Cluster::client`] builds a kube-rs client, [`raw`] speaks hand-written HTTP/1.1
 //! for requests no well-behaved client would send, and [`eventually`] retries an assertion
-//! with a patience that `CLOSET_TEST_PATIENCE` scales.
+//! with a patience that `CLOSET_TEST_PATIENCE` scales. [`StandaloneAgent`] joins one
+//! `closet agent` to a server without its own agent; [`MultiNode`] runs several agents, each
+//! in its own network namespace on a bridge ([`netns`]), as separate machines on one LAN.
 //!
 //! The suite needs `target/debug/closet` (`cargo build -p closet`), or the binary named by
 //! `CLOSET_E2E_BINARY`; tests that drive kubectl skip, with a printed reason, when no
@@ -16,7 +18,9 @@ mod cluster;
 mod eventually;
 pub mod images;
 mod kubectl;
+mod multinode;
 mod namespace;
+pub mod netns;
 pub mod node;
 mod process;
 pub mod raw;
@@ -28,6 +32,7 @@ use std::sync::Once;
 pub use cluster::{Cluster, closet_binary};
 pub use eventually::{eventually, eventually_async, patience, scaled, try_eventually};
 pub use kubectl::{Background, KubectlOutput, kubectl_available};
+pub use multinode::{MultiNode, NetnsNode};
 pub use namespace::{TestNs, unique_name};
 pub use process::{run_with_timeout, run_with_timeout_child};
 pub use standalone::StandaloneAgent;

@@ -89,27 +89,27 @@ pub const BUSYBOX: &str = "e2e.closet.local/busybox:1";
 /// Drops the busybox test image into the agent's images directory and waits until the
 /// runtime lists it: the offline-import path a user without internet takes.
 pub fn import_busybox(cluster: &crate::Cluster) {
-    let dir = cluster.data_dir().join("agent").join("images");
-    std::fs::create_dir_all(&dir).expect("create the images directory");
     let archive = crate::images::busybox_archive(BUSYBOX);
-    // Written under a temporary name and renamed, as a user copying a file in would not be
-    // guaranteed to do; the importer waits for the size to settle either way.
-    let partial = dir.join("busybox.tar.partial");
-    std::fs::write(&partial, archive).expect("write the image archive");
-    std::fs::rename(&partial, dir.join("busybox.tar")).expect("rename the image archive");
+    drop_image(&cluster.data_dir(), "busybox.tar", &archive);
     wait_for_image(cluster, BUSYBOX);
 }
 
 /// Waits until the agent's runtime lists `reference`.
 pub fn wait_for_image(cluster: &crate::Cluster, reference: &str) {
-    let socket = cluster.containerd_socket();
+    if let Err(e) = wait_for_image_at(&cluster.containerd_socket(), reference) {
+        cluster.fail(e);
+    }
+}
+
+/// Waits (up to a minute, scaled) until the runtime at `socket` lists `reference`.
+pub fn wait_for_image_at(socket: &Path, reference: &str) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let found = crate::try_eventually(Duration::from_secs(60), || {
+    crate::try_eventually(Duration::from_secs(60), || {
         runtime.block_on(async {
-            let client = CriClient::connect(&socket)
+            let client = CriClient::connect(socket)
                 .await
                 .map_err(|e| e.to_string())?;
             let images = client.all_images().await.map_err(|e| e.to_string())?;
@@ -122,10 +122,19 @@ pub fn wait_for_image(cluster: &crate::Cluster, reference: &str) {
                 Err(format!("{reference} not among {} images yet", images.len()))
             }
         })
-    });
-    if let Err(e) = found {
-        cluster.fail(e);
-    }
+    })
+    .map(drop)
+}
+
+/// Writes `archive` into an agent's image drop directory (`<data-dir>/agent/images`) under
+/// `file`. It is written under a temporary name and renamed, as a user copying a file in
+/// would not be guaranteed to do; the importer waits for the size to settle either way.
+pub fn drop_image(data_dir: &Path, file: &str, archive: &[u8]) {
+    let dir = data_dir.join("agent").join("images");
+    std::fs::create_dir_all(&dir).expect("create the images directory");
+    let partial = dir.join(format!("{file}.partial"));
+    std::fs::write(&partial, archive).expect("write the image archive");
+    std::fs::rename(&partial, dir.join(file)).expect("rename the image archive");
 }
 
 /// The process ids of the containerd at `socket`, its shims (which name the socket in their

@@ -3,7 +3,7 @@
 //! checking readiness without a runtime. One connection per request (`Connection: close`).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use serde_json::Value;
 #[derive(Clone)]
 pub struct Tls {
     config: Arc<ClientConfig>,
+    host: IpAddr,
     port: u16,
     timeout: Duration,
 }
@@ -71,9 +72,16 @@ impl Tls {
         };
         Ok(Self {
             config: Arc::new(config),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port,
             timeout: Duration::from_secs(30),
         })
+    }
+
+    /// The same, connecting to `host` instead of 127.0.0.1 (the server's bind address).
+    pub fn at(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
     }
 
     /// Sends `request` and reads the whole response.
@@ -85,13 +93,13 @@ impl Tls {
     /// A write error is not fatal: a server may answer (413, say) and close before reading
     /// everything, so whatever it answered is still read.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<Response, String> {
-        let mut tcp = TcpStream::connect(("127.0.0.1", self.port))
-            .map_err(|e| format!("connect to 127.0.0.1:{}: {e}", self.port))?;
+        let mut tcp = TcpStream::connect((self.host, self.port))
+            .map_err(|e| format!("connect to {}:{}: {e}", self.host, self.port))?;
         tcp.set_read_timeout(Some(self.timeout))
             .map_err(|e| e.to_string())?;
         tcp.set_write_timeout(Some(self.timeout))
             .map_err(|e| e.to_string())?;
-        let name = ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
+        let name = ServerName::from(self.host);
         let mut conn =
             ClientConnection::new(self.config.clone(), name).map_err(|e| e.to_string())?;
         let write_error = {
