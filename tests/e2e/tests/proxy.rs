@@ -85,14 +85,50 @@ fn wait_ready(ns: &TestNs<'_>, pods: &[&str]) {
     }
 }
 
-/// `wget` from inside `pod`: the body, or the error text.
-fn wget_from(ns: &TestNs<'_>, pod: &str, url: &str) -> Result<String, String> {
-    let out = ns.kubectl(&["exec", pod, "--", "wget", "-q", "-O-", "-T", "5", url]);
-    if out.success() {
-        Ok(out.stdout.trim().to_owned())
-    } else {
-        Err(format!("{}{}", out.stdout, out.stderr))
+/// An HTTP/1.0 GET for `path`; the busybox httpd closes the connection after answering.
+/// (busybox-static's `wget` crashes on Debian, so requests go through `nc`.)
+fn request(path: &str) -> String {
+    format!("GET {path} HTTP/1.0\r\nHost: closet\r\n\r\n")
+}
+
+/// The body of a 200 response, or everything that was printed. A CGI answer carries its
+/// own header lines (ended by a bare newline) after httpd's, hence the last blank line.
+fn body(stdout: &str, stderr: &str, ok: bool) -> Result<String, String> {
+    let text = stdout.replace("\r\n", "\n");
+    match text.rsplit_once("\n\n") {
+        Some(_) if ok && text.starts_with("HTTP/1.") && text.contains(" 200 ") => {
+            Ok(text.rsplit_once("\n\n").map(|(_, b)| b.trim().to_owned()).unwrap_or_default())
+        }
+        _ => Err(format!("{stdout}{stderr}")),
     }
+}
+
+/// The client address a backend's `/cgi-bin/peer` reported: httpd listens on IPv6 and
+/// writes IPv4 peers as `[::ffff:a.b.c.d]`.
+fn peer(reported: &str) -> String {
+    reported
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_start_matches("::ffff:")
+        .to_owned()
+}
+
+/// Splits `http://host:port/path` (port 80 when absent).
+fn parse_url(url: &str) -> (String, String, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "80"));
+    (host.to_owned(), port.to_owned(), format!("/{path}"))
+}
+
+/// A GET from inside `pod`: the body, or the error text.
+fn wget_from(ns: &TestNs<'_>, pod: &str, url: &str) -> Result<String, String> {
+    let (host, port, path) = parse_url(url);
+    let out = ns.kubectl_stdin(
+        &["exec", "-i", pod, "--", "nc", "-w", "5", &host, &port],
+        &request(&path),
+    );
+    body(&out.stdout, &out.stderr, out.success())
 }
 
 /// Waits until `url` answers from `pod`.
@@ -164,18 +200,30 @@ impl LanClient {
         client
     }
 
-    /// `wget` from the LAN client (the host's busybox): the body, or the error text.
+    /// A GET from the LAN client (the host's busybox `nc`): the body, or the error text.
     fn wget(&self, url: &str) -> Result<String, String> {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.netns, closet_e2e::images::BUSYBOX, "wget"])
-            .args(["-q", "-O-", "-T", "5", url])
-            .output()
+        use std::io::Write as _;
+        let (host, port, path) = parse_url(url);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.netns, closet_e2e::images::BUSYBOX, "nc"])
+            .args(["-w", "5", &host, &port])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request(&path).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        body(
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+            out.status.success(),
+        )
     }
 }
 
@@ -280,19 +328,19 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
     });
     assert!(body == "web-a" || body == "web-b", "{body}");
     // Cluster policy: the backend sees the node (masqueraded), not the client.
-    let peer = eventually(Duration::from_secs(30), || {
+    let seen = peer(&eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{LAN_HOST}:30080/cgi-bin/peer"))
-    });
-    assert_ne!(peer, LAN_CLIENT, "externalTrafficPolicy Cluster masquerades");
+    }));
+    assert!(seen.starts_with("10.42."), "externalTrafficPolicy Cluster masquerades: {seen}");
     // Local policy, through the LoadBalancer address: the client's own address arrives.
-    let peer = eventually(Duration::from_secs(30), || {
+    let seen = peer(&eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{node_ip}/cgi-bin/peer"))
-    });
-    assert_eq!(peer, LAN_CLIENT);
-    let peer = eventually(Duration::from_secs(30), || {
+    }));
+    assert_eq!(seen, LAN_CLIENT);
+    let seen = peer(&eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{LAN_HOST}:30081/cgi-bin/peer"))
-    });
-    assert_eq!(peer, LAN_CLIENT);
+    }));
+    assert_eq!(seen, LAN_CLIENT);
 
     // kill -9 leaves the table; the restarted server replaces it with exactly one, and the
     // running pods are reachable through their Services again.
