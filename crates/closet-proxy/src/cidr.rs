@@ -70,7 +70,13 @@ mod tests {
         assert_eq!(c.to_string(), "10.42.0.0/16");
         assert!(c.contains("10.42.200.3".parse().unwrap()));
         assert!(!c.contains("10.43.0.1".parse().unwrap()));
-        for bad in ["10.42.0.0", "10.42.0.0/33", "fd00::/8", "x/8", "10.42.0.0/16; flush ruleset"] {
+        for bad in [
+            "10.42.0.0",
+            "10.42.0.0/33",
+            "fd00::/8",
+            "x/8",
+            "10.42.0.0/16; flush ruleset",
+        ] {
             assert!(bad.parse::<Ipv4Cidr>().is_err(), "{bad}");
         }
     }

@@ -76,13 +76,20 @@ fn a_service_port_carries_addresses_policies_and_named_port_endpoints() {
     ];
     let desired = desired([&web()], &slices, "here");
     assert_eq!(desired.ports.len(), 2);
-    let http = desired.ports.iter().find(|p| p.port_name == "http").unwrap();
+    let http = desired
+        .ports
+        .iter()
+        .find(|p| p.port_name == "http")
+        .unwrap();
     assert_eq!(http.id(), "ns/web/tcp/http");
     assert_eq!(http.cluster_ip, Some("10.43.0.60".parse().unwrap()));
     assert_eq!(http.node_port, Some(30080));
     assert_eq!(
         http.external_ips,
-        ["192.168.1.10".parse::<Ipv4Addr>().unwrap(), "192.168.1.50".parse().unwrap()]
+        [
+            "192.168.1.10".parse::<Ipv4Addr>().unwrap(),
+            "192.168.1.50".parse().unwrap()
+        ]
     );
     let e = |ip: &str, port| Endpoint {
         ip: ip.parse().unwrap(),
@@ -90,7 +97,11 @@ fn a_service_port_carries_addresses_policies_and_named_port_endpoints() {
     };
     assert_eq!(
         http.cluster_endpoints,
-        [e("10.42.0.5", 8080), e("10.42.1.5", 8080), e("10.42.1.9", 9090)]
+        [
+            e("10.42.0.5", 8080),
+            e("10.42.1.5", 8080),
+            e("10.42.1.9", 9090)
+        ]
     );
     assert_eq!(http.local_endpoints, [e("10.42.0.5", 8080)]);
     assert!(http.external_local && !http.internal_local);

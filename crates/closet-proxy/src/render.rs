@@ -291,7 +291,12 @@ impl Tables {
         let ip_key = "ipv4_addr . inet_proto . inet_service : verdict";
         let port_key = "inet_proto . inet_service : verdict";
         map(&mut out, "service-ips", ip_key, &self.service_ips);
-        map(&mut out, "service-nodeports", port_key, &self.service_nodeports);
+        map(
+            &mut out,
+            "service-nodeports",
+            port_key,
+            &self.service_nodeports,
+        );
         map(
             &mut out,
             "no-endpoint-services",

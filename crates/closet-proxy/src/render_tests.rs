@@ -121,20 +121,37 @@ fn cluster_ips_dnat_randomly_to_every_ready_endpoint() {
             .contains(&"10.43.0.60 . tcp . 80 : goto svc-ns/web/tcp/http".to_owned())
     );
     let svc = chain(&script, "svc-ns/web/tcp/http").unwrap();
-    let pick = svc.iter().find(|r| r.starts_with("numgen random mod 2 vmap")).unwrap();
-    assert!(pick.contains("goto ep-ns/web/tcp/http/10.42.0.5/8080"), "{pick}");
-    assert!(pick.contains("goto ep-ns/web/tcp/http/10.42.1.5/8080"), "{pick}");
+    let pick = svc
+        .iter()
+        .find(|r| r.starts_with("numgen random mod 2 vmap"))
+        .unwrap();
+    assert!(
+        pick.contains("goto ep-ns/web/tcp/http/10.42.0.5/8080"),
+        "{pick}"
+    );
+    assert!(
+        pick.contains("goto ep-ns/web/tcp/http/10.42.1.5/8080"),
+        "{pick}"
+    );
     // The node itself (outside the cluster CIDR) is masqueraded towards the ClusterIP.
-    assert!(svc.contains(
-        &"ip daddr 10.43.0.60 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade"
-            .to_owned()
-    ));
+    assert!(
+        svc.contains(
+            &"ip daddr 10.43.0.60 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade"
+                .to_owned()
+        )
+    );
     let endpoint = chain(&script, "ep-ns/web/tcp/http/10.42.0.5/8080").unwrap();
     // Hairpin: a pod reaching itself is masqueraded.
     assert_eq!(endpoint[0], "ip saddr 10.42.0.5 jump mark-for-masquerade");
-    assert_eq!(endpoint.last().unwrap(), "meta l4proto tcp dnat to 10.42.0.5:8080");
+    assert_eq!(
+        endpoint.last().unwrap(),
+        "meta l4proto tcp dnat to 10.42.0.5:8080"
+    );
     let udp = chain(&script, "ep-ns/dns/udp/53/10.42.0.9/5353").unwrap();
-    assert_eq!(udp.last().unwrap(), "meta l4proto udp dnat to 10.42.0.9:5353");
+    assert_eq!(
+        udp.last().unwrap(),
+        "meta l4proto udp dnat to 10.42.0.9:5353"
+    );
 }
 
 #[test]
@@ -152,7 +169,10 @@ fn session_affinity_keeps_per_endpoint_sets_with_timeouts() {
         let check = format!("ip saddr @{set} goto ep-ns/web/tcp/http/{ip}/8080");
         let check_at = svc.iter().position(|r| *r == check).unwrap();
         let pick_at = svc.iter().position(|r| r.starts_with("numgen")).unwrap();
-        assert!(check_at < pick_at, "affinity is checked before the random pick");
+        assert!(
+            check_at < pick_at,
+            "affinity is checked before the random pick"
+        );
         let endpoint = chain(&script, &format!("ep-ns/web/tcp/http/{ip}/8080")).unwrap();
         assert!(endpoint.contains(&format!("update @{set} {{ ip saddr }}")));
     }
@@ -191,7 +211,10 @@ fn external_traffic_cluster_masquerades_and_local_keeps_the_client_address() {
     let svl = chain(&script, "svl-ns/local/tcp/8080").unwrap();
     let pick = svl.last().unwrap();
     assert!(pick.starts_with("numgen random mod 1 vmap"), "{pick}");
-    assert!(pick.contains("10.42.0.7/8080") && !pick.contains("10.42.1.7"), "{pick}");
+    assert!(
+        pick.contains("10.42.0.7/8080") && !pick.contains("10.42.1.7"),
+        "{pick}"
+    );
 }
 
 #[test]
@@ -214,7 +237,11 @@ fn services_without_endpoints_are_refused() {
             .contains(&"tcp . 30082 : goto reject-chain".to_owned())
     );
     assert!(chain(&script, "svc-ns/empty/tcp/80").is_none());
-    assert!(!elements(&script, "service-ips").iter().any(|e| e.contains("10.43.0.63")));
+    assert!(
+        !elements(&script, "service-ips")
+            .iter()
+            .any(|e| e.contains("10.43.0.63"))
+    );
     assert_eq!(
         chain(&script, "reject-chain").unwrap(),
         ["meta l4proto tcp reject with tcp reset", "reject"]

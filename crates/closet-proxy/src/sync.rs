@@ -94,10 +94,7 @@ pub async fn run<N: Nftables>(
         match nft.delete_table().await {
             Ok(()) => tracing::info!("service rules removed"),
             Err(NftError::Missing) => {}
-            Err(err) => tracing::warn!(
-                "removing the service rules: {}",
-                crate::error_chain(&err)
-            ),
+            Err(err) => tracing::warn!("removing the service rules: {}", crate::error_chain(&err)),
         }
     }
 }

@@ -44,7 +44,10 @@ fn node_cluster() -> Option<Cluster> {
 
 /// How many `closet` tables of family ip the host has.
 fn closet_tables() -> usize {
-    let out = Command::new("nft").args(["list", "tables"]).output().unwrap();
+    let out = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.trim() == "table ip closet")
@@ -78,7 +81,12 @@ fn apply(ns: &TestNs<'_>, manifest: &str) {
 
 fn wait_ready(ns: &TestNs<'_>, pods: &[&str]) {
     for pod in pods {
-        let out = ns.kubectl(&["wait", "--for=condition=Ready", &format!("pod/{pod}"), "--timeout=90s"]);
+        let out = ns.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{pod}"),
+            "--timeout=90s",
+        ]);
         if !out.success() {
             ns.cluster().fail(out.describe());
         }
@@ -96,9 +104,10 @@ fn request(path: &str) -> String {
 fn body(stdout: &str, stderr: &str, ok: bool) -> Result<String, String> {
     let text = stdout.replace("\r\n", "\n");
     match text.rsplit_once("\n\n") {
-        Some(_) if ok && text.starts_with("HTTP/1.") && text.contains(" 200 ") => {
-            Ok(text.rsplit_once("\n\n").map(|(_, b)| b.trim().to_owned()).unwrap_or_default())
-        }
+        Some(_) if ok && text.starts_with("HTTP/1.") && text.contains(" 200 ") => Ok(text
+            .rsplit_once("\n\n")
+            .map(|(_, b)| b.trim().to_owned())
+            .unwrap_or_default()),
         _ => Err(format!("{stdout}{stderr}")),
     }
 }
@@ -184,7 +193,9 @@ impl LanClient {
         };
         let (host_if, peer_if) = (format!("clh{id}"), format!("clc{id}"));
         ip(&["netns", "add", &client.netns]);
-        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &peer_if]);
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &peer_if,
+        ]);
         ip(&["link", "set", &peer_if, "netns", &client.netns]);
         ip(&["addr", "add", &format!("{LAN_HOST}/30"), "dev", &host_if]);
         ip(&["link", "set", &host_if, "up"]);
@@ -205,7 +216,13 @@ impl LanClient {
         use std::io::Write as _;
         let (host, port, path) = parse_url(url);
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.netns, closet_e2e::images::BUSYBOX, "nc"])
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                closet_e2e::images::BUSYBOX,
+                "nc",
+            ])
             .args(["-w", "5", &host, &port])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -229,7 +246,9 @@ impl LanClient {
 
 impl Drop for LanClient {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .output();
     }
 }
 
@@ -242,16 +261,25 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
     let web = "    app: web";
     apply(&ns, &backend("web-a", &format!("{web}\n    name: web-a")));
     apply(&ns, &backend("web-b", &format!("{web}\n    name: web-b")));
-    apply(
-        &ns,
-        &closet_e2e_pod("client", "sleep 3600"),
-    );
+    apply(&ns, &closet_e2e_pod("client", "sleep 3600"));
     apply(&ns, &service("web", "10.43.0.60", web, "", ""));
-    apply(&ns, &service("self", "10.43.0.61", "    name: web-a", "", ""));
-    apply(&ns, &service("empty", "10.43.0.62", "    app: nothing", "", ""));
     apply(
         &ns,
-        &service("sticky", "10.43.0.63", web, "  sessionAffinity: ClientIP\n", ""),
+        &service("self", "10.43.0.61", "    name: web-a", "", ""),
+    );
+    apply(
+        &ns,
+        &service("empty", "10.43.0.62", "    app: nothing", "", ""),
+    );
+    apply(
+        &ns,
+        &service(
+            "sticky",
+            "10.43.0.63",
+            web,
+            "  sessionAffinity: ClientIP\n",
+            "",
+        ),
     );
     wait_ready(&ns, &["web-a", "web-b", "client"]);
     wait_endpoints(&ns, "web", 2);
@@ -319,7 +347,15 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
         ),
     );
     let status = format!(r#"{{"status":{{"loadBalancer":{{"ingress":[{{"ip":"{node_ip}"}}]}}}}}}"#);
-    ns.kubectl_ok(&["patch", "service", "lb", "--subresource=status", "--type=merge", "-p", &status]);
+    ns.kubectl_ok(&[
+        "patch",
+        "service",
+        "lb",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status,
+    ]);
     wait_endpoints(&ns, "nodeport", 2);
     wait_endpoints(&ns, "lb", 2);
     let lan = LanClient::new();
@@ -331,7 +367,10 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
     let seen = peer(&eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{LAN_HOST}:30080/cgi-bin/peer"))
     }));
-    assert!(seen.starts_with("10.42."), "externalTrafficPolicy Cluster masquerades: {seen}");
+    assert!(
+        seen.starts_with("10.42."),
+        "externalTrafficPolicy Cluster masquerades: {seen}"
+    );
     // Local policy, through the LoadBalancer address: the client's own address arrives.
     let seen = peer(&eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{node_ip}/cgi-bin/peer"))

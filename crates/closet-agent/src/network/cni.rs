@@ -95,6 +95,8 @@ mod tests {
             "10.42.3.0/24"
         );
         assert_eq!(list["plugins"][1]["type"], "portmap");
+        // Pod egress is masqueraded by the service proxy, not per pod by the bridge plugin.
+        assert_eq!(list["plugins"][0]["ipMasq"], false);
     }
 
     #[test]

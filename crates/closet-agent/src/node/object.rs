@@ -291,6 +291,40 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_nft_is_its_own_condition_and_leaves_the_node_ready() {
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let why = "`nft` is not installed; install the package `nftables`".to_owned();
+        let s = status(
+            &NodeReport {
+                service_proxy: Err(why.clone()),
+                ..report(Ok(()))
+            },
+            &facts(),
+            None,
+            now,
+        );
+        let find = |t: &str| {
+            s.conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == t)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(find("Ready").status, "True");
+        let proxy = find(SERVICE_PROXY_CONDITION);
+        assert_eq!(proxy.status, "False");
+        assert_eq!(proxy.message.as_deref(), Some(why.as_str()));
+        let fine = status(&report(Ok(())), &facts(), None, now);
+        assert!(
+            fine.conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == SERVICE_PROXY_CONDITION && c.status == "True")
+        );
+    }
+
+    #[test]
     fn labels_name_arch_os_and_board() {
         let labels = labels("pi1", &facts());
         assert_eq!(labels["kubernetes.io/arch"], "arm64");
