@@ -127,6 +127,13 @@ impl Agent {
             .to_string_lossy()
             .into_owned();
         let addresses = [host_ip];
+        // A machine without `nft` still runs pods; the node says what to install.
+        let service_proxy =
+            closet_proxy::missing_prerequisites(&std::env::var_os("PATH").unwrap_or_default())
+                .map_or(Ok(()), Err);
+        if let Err(why) = &service_proxy {
+            tracing::warn!("{why}");
+        }
         let report = |ready: Result<(), String>| node::object::NodeReport {
             name: &name,
             addresses: &addresses,
@@ -135,6 +142,7 @@ impl Agent {
             node_api_port,
             ready,
             images: None,
+            service_proxy: service_proxy.clone(),
         };
         let images = node::images(runtime.as_ref()).await;
         let mut last = node::report_status(
@@ -213,6 +221,7 @@ impl Agent {
             Arc::new(network::route_table::IpRouteTable),
             stopped(),
         ));
+        let proxy_task = start_proxy(&client, &config, stopped());
         let reclaim = tokio::spawn(closet_storage::node::reclaim(
             client.clone(),
             name.clone(),
@@ -261,8 +270,38 @@ impl Agent {
         };
         tokio::join!(heartbeat, signal);
         let _ = tokio::time::timeout(Duration::from_secs(5), pod_loop).await;
+        if let Some(proxy) = proxy_task {
+            // The proxy removes its table on the way out.
+            let _ = tokio::time::timeout(Duration::from_secs(5), proxy).await;
+        }
         reclaim.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), peer_routes).await;
         Ok(())
     }
+}
+
+/// Starts the service proxy for this node. Without `nft` it keeps trying (the package may
+/// be installed later) and says so in the log and the node's `ServiceProxyReady` condition.
+fn start_proxy(
+    client: &kube::Client,
+    config: &AgentConfig,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let cidrs = config
+        .cluster_cidr
+        .parse::<closet_proxy::Ipv4Cidr>()
+        .and_then(|cluster| Ok((cluster, config.service_cidr.parse()?)));
+    let (cluster_cidr, service_cidr) = match cidrs {
+        Ok(cidrs) => cidrs,
+        Err(err) => {
+            tracing::warn!("the service proxy cannot start: {err}");
+            return None;
+        }
+    };
+    let proxy = closet_proxy::ProxyConfig {
+        node_name: config.node_name.clone(),
+        cluster_cidr,
+        service_cidr,
+    };
+    Some(tokio::spawn(closet_proxy::run(client.clone(), proxy, stop)))
 }

@@ -457,6 +457,7 @@ impl Drop for Cluster {
         self.kill9();
         if self.agent {
             crate::node::remove_pods(&self.containerd_socket());
+            crate::node::remove_proxy_table();
         }
     }
 }

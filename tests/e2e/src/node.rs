@@ -69,6 +69,13 @@ pub fn remove_pods(socket: &Path) {
     }
 }
 
+/// Removes the service proxy's nftables table, which a killed server leaves behind.
+pub fn remove_proxy_table() {
+    let _ = std::process::Command::new("nft")
+        .args(["delete", "table", "ip", "closet"])
+        .output();
+}
+
 /// The number of containers the runtime at `socket` holds in `state` (e.g. running).
 pub async fn count_containers(socket: &Path, state: cri::ContainerState) -> usize {
     let client = CriClient::connect(socket)

@@ -97,5 +97,6 @@ impl Drop for StandaloneAgent {
             let _ = w.wait();
         }
         crate::node::remove_pods(&self.socket);
+        crate::node::remove_proxy_table();
     }
 }

@@ -26,7 +26,9 @@ pub fn conflist(pod_cidr: &str, ipam_dir: &Path) -> serde_json::Value {
                 "type": "bridge",
                 "bridge": BRIDGE,
                 "isGateway": true,
-                "ipMasq": true,
+                // Pod egress is masqueraded by the service proxy's table (closet-proxy),
+                // which leaves pod-to-pod traffic between nodes alone.
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
@@ -93,6 +95,8 @@ mod tests {
             "10.42.3.0/24"
         );
         assert_eq!(list["plugins"][1]["type"], "portmap");
+        // Pod egress is masqueraded by the service proxy, not per pod by the bridge plugin.
+        assert_eq!(list["plugins"][0]["ipMasq"], false);
     }
 
     #[test]

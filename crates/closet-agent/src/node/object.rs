@@ -26,6 +26,9 @@ pub fn kubelet_version() -> String {
     format!("v1.35.0+closet-{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The node condition saying whether Services are reachable through this node.
+pub const SERVICE_PROXY_CONDITION: &str = "ServiceProxyReady";
+
 /// What the node reports beyond the host facts.
 #[derive(Clone, Debug)]
 pub struct NodeReport<'a> {
@@ -41,6 +44,9 @@ pub struct NodeReport<'a> {
     pub node_api_port: u16,
     /// Whether the runtime and network are ready for pods, and if not, why.
     pub ready: Result<(), String>,
+    /// Whether the service proxy can program this node, and if not, why (a missing `nft`
+    /// does not keep pods from running, so it is not part of `ready`).
+    pub service_proxy: Result<(), String>,
     /// The images the runtime holds (the scheduler places pods where their images are);
     /// `None` keeps what the API has.
     pub images: Option<&'a [ContainerImage]>,
@@ -129,6 +135,14 @@ pub fn status(
         ),
         Err(why) => ("False", "KubeletNotReady", why.clone()),
     };
+    let (proxy_status, proxy_reason, proxy_message) = match &report.service_proxy {
+        Ok(()) => (
+            "True",
+            "ServiceProxyReady",
+            "the service proxy programs nftables".to_owned(),
+        ),
+        Err(why) => ("False", "ServiceProxyUnavailable", why.clone()),
+    };
     let conditions = vec![
         condition(
             previous,
@@ -160,6 +174,14 @@ pub fn status(
             ready_status,
             ready_reason,
             &ready_message,
+            now,
+        ),
+        condition(
+            previous,
+            SERVICE_PROXY_CONDITION,
+            proxy_status,
+            proxy_reason,
+            &proxy_message,
             now,
         ),
     ];
@@ -263,8 +285,43 @@ mod tests {
             runtime_version: "containerd://1.6.20~ds1",
             node_api_port: 10250,
             ready,
+            service_proxy: Ok(()),
             images: None,
         }
+    }
+
+    #[test]
+    fn a_missing_nft_is_its_own_condition_and_leaves_the_node_ready() {
+        let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let why = "`nft` is not installed; install the package `nftables`".to_owned();
+        let s = status(
+            &NodeReport {
+                service_proxy: Err(why.clone()),
+                ..report(Ok(()))
+            },
+            &facts(),
+            None,
+            now,
+        );
+        let find = |t: &str| {
+            s.conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == t)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(find("Ready").status, "True");
+        let proxy = find(SERVICE_PROXY_CONDITION);
+        assert_eq!(proxy.status, "False");
+        assert_eq!(proxy.message.as_deref(), Some(why.as_str()));
+        let fine = status(&report(Ok(())), &facts(), None, now);
+        assert!(
+            fine.conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == SERVICE_PROXY_CONDITION && c.status == "True")
+        );
     }
 
     #[test]
