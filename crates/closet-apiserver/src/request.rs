@@ -89,10 +89,8 @@ pub fn parse_path(path: &str) -> PathKind {
     }
     let mut subpath = Vec::new();
     if parts.len() > 3 {
-        let node_proxy = group.is_empty()
-            && namespace.is_none()
-            && parts[0] == "nodes"
-            && parts[2] == "proxy";
+        let node_proxy =
+            group.is_empty() && namespace.is_none() && parts[0] == "nodes" && parts[2] == "proxy";
         if !node_proxy {
             return PathKind::Other;
         }

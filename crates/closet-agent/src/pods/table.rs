@@ -176,8 +176,16 @@ mod tests {
                 },
             );
         };
-        add("www", VolumeKind::PersistentVolumeClaim, "/data/storage/pvc-1");
-        add("scratch", VolumeKind::EmptyDir, "/data/pods/u/volumes/e/scratch");
+        add(
+            "www",
+            VolumeKind::PersistentVolumeClaim,
+            "/data/storage/pvc-1",
+        );
+        add(
+            "scratch",
+            VolumeKind::EmptyDir,
+            "/data/pods/u/volumes/e/scratch",
+        );
         add("logs", VolumeKind::HostPath, "/var/log");
         let volumes = measurable_volumes(&pod, Some(&prepared));
         assert_eq!(

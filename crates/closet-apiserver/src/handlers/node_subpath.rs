@@ -44,8 +44,8 @@ pub(crate) async fn serve(
             &request.method().as_str().to_lowercase(),
         ));
     }
-    let node_path = proxied_path(&target)
-        .ok_or_else(|| ApiError::path_not_found(request.uri().path()))?;
+    let node_path =
+        proxied_path(&target).ok_or_else(|| ApiError::path_not_found(request.uri().path()))?;
     let client = shared.node_client.get().ok_or_else(|| {
         ApiError::from(Status::service_unavailable(
             "no node agent connection is configured: the node proxy needs the apiserver's \
@@ -101,7 +101,11 @@ mod tests {
 
     #[test]
     fn only_a_node_proxy_is_handled() {
-        assert!(handles(&target("nodes", Some("proxy"), &["stats", "summary"])));
+        assert!(handles(&target(
+            "nodes",
+            Some("proxy"),
+            &["stats", "summary"]
+        )));
         assert!(handles(&target("nodes", Some("proxy"), &[])));
         assert!(!handles(&target("nodes", Some("status"), &[])));
         assert!(!handles(&target("nodes", None, &[])));

@@ -21,12 +21,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use closet_cri::{Runtime, cri};
 
-use crate::{PodDirectory, PodInfo};
 use crate::server::Inner;
 use crate::status;
 use crate::summary::{
     ContainerStats, CpuStats, MemoryStats, NodeStats, PodReference, PodStats, Summary,
 };
+use crate::{PodDirectory, PodInfo};
 
 /// The shortest window a CPU rate is computed over.
 const MIN_WINDOW: Duration = Duration::from_secs(1);

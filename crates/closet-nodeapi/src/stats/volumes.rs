@@ -211,9 +211,9 @@ pub(crate) async fn fill(
         .iter()
         .enumerate()
         .filter_map(|(i, stats)| {
-            let info = listed.iter().find(|p| {
-                p.namespace == stats.pod_ref.namespace && p.name == stats.pod_ref.name
-            })?;
+            let info = listed
+                .iter()
+                .find(|p| p.namespace == stats.pod_ref.namespace && p.name == stats.pod_ref.name)?;
             (!info.volumes.is_empty()).then(|| (i, info.namespace.clone(), info.volumes.clone()))
         })
         .collect();

@@ -104,7 +104,10 @@ fn the_filesystem_is_described_by_statvfs() {
     let dir = tempfile::tempdir().unwrap();
     let fs = filesystem(dir.path()).unwrap();
     assert!(fs.capacity > 0 && fs.available <= fs.capacity, "{fs:?}");
-    assert!(fs.used <= fs.capacity && fs.inodes_free <= fs.inodes, "{fs:?}");
+    assert!(
+        fs.used <= fs.capacity && fs.inodes_free <= fs.inodes,
+        "{fs:?}"
+    );
     let node = node_fs(dir.path()).unwrap();
     assert_eq!(node.capacity_bytes, Some(fs.capacity));
     assert!(node_fs(&dir.path().join("gone")).is_none());

@@ -61,7 +61,9 @@ fn the_node_summary_reports_a_claims_usage() {
         let data = volume(pod, "data").ok_or_else(|| format!("no data volume: {pod}"))?;
         let used = data["usedBytes"].as_u64().unwrap_or(0);
         if used < 2 * MIB {
-            return Err(format!("the claim's volume reports {used} bytes used: {data}"));
+            return Err(format!(
+                "the claim's volume reports {used} bytes used: {data}"
+            ));
         }
         Ok(summary)
     });
@@ -75,7 +77,10 @@ fn the_node_summary_reports_a_claims_usage() {
     let used = data["usedBytes"].as_u64().unwrap();
     assert!(data["capacityBytes"].as_u64().unwrap() > used, "{data}");
     assert!(data["inodesUsed"].as_u64().unwrap() >= 2, "{data}");
-    assert!(data["time"].as_str().is_some_and(|t| !t.is_empty()), "{data}");
+    assert!(
+        data["time"].as_str().is_some_and(|t| !t.is_empty()),
+        "{data}"
+    );
     let scratch = volume(pod, "scratch").unwrap_or_else(|| panic!("no scratch volume: {pod}"));
     assert!(scratch.get("pvcRef").is_none(), "{scratch}");
     assert!(scratch["usedBytes"].as_u64().unwrap() < MIB, "{scratch}");
