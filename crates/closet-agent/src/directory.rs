@@ -20,6 +20,7 @@ fn info(namespace: &str, name: &str, row: &PodRow) -> PodInfo {
             .iter()
             .map(|(n, c)| (n.clone(), c.container_id.clone()))
             .collect(),
+        volumes: row.volumes.clone(),
     }
 }
 

@@ -99,7 +99,8 @@ pub async fn run_node(
         runtime.clone(),
         Arc::new(crate::directory::Directory(table.clone())),
         options.agent.node_name.clone(),
-    );
+    )
+    .with_node_fs_path(options.agent.agent_dir.clone());
     let api_task = tokio::spawn(node_api.serve(listener, options.node_api_tls.clone(), stopped()));
 
     let agent = Agent::new(options.agent, client, runtime).with_table(table);

@@ -181,6 +181,8 @@ fn subresource_shape(info: &ResourceInfo, sub: &str) -> SubresourceShape {
             &["create"],
         ),
         "finalize" => (&info.kind, None, &["update"]),
+        // Upstream lists every verb here; closet's node proxy forwards reads only.
+        "proxy" => ("NodeProxyOptions", None, &["get"]),
         _ => (&info.kind, None, &["get", "patch", "update"]),
     };
     SubresourceShape {

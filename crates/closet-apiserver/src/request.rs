@@ -4,6 +4,8 @@
 //! `/api/v1[/namespaces/{ns}]/{resource}[/{name}[/{subresource}]]` and the same under
 //! `/apis/{group}/{version}`. A namespace's own subresources (`/api/v1/namespaces/{ns}/status`)
 //! look like a namespaced path, so those names are checked first, as upstream does.
+//! Only one subresource takes a path of its own: a node's proxy,
+//! `/api/v1/nodes/{name}/proxy/{path...}`.
 
 /// What a resource request addresses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub struct Target {
     pub name: Option<String>,
     /// Subresource, if any.
     pub subresource: Option<String>,
+    /// The segments after the subresource: only `nodes/{name}/proxy/{path...}` has any.
+    pub subpath: Vec<String>,
 }
 
 /// What a path is, before the registry is consulted.
@@ -83,8 +87,15 @@ pub fn parse_path(path: &str) -> PathKind {
         namespace = Some(parts[1].clone());
         parts = &parts[2..];
     }
+    let mut subpath = Vec::new();
     if parts.len() > 3 {
-        return PathKind::Other;
+        let node_proxy =
+            group.is_empty() && namespace.is_none() && parts[0] == "nodes" && parts[2] == "proxy";
+        if !node_proxy {
+            return PathKind::Other;
+        }
+        subpath = parts[3..].to_vec();
+        parts = &parts[..3];
     }
     PathKind::Resource(Target {
         group,
@@ -93,6 +104,7 @@ pub fn parse_path(path: &str) -> PathKind {
         resource: parts[0].clone(),
         name: parts.get(1).cloned(),
         subresource: parts.get(2).cloned(),
+        subpath,
     })
 }
 
@@ -192,5 +204,37 @@ mod tests {
             parse_path("/api/v1/namespaces/a/pods/b/status/extra"),
             PathKind::Other
         );
+    }
+
+    #[test]
+    fn node_proxy_paths_keep_their_tail() {
+        let t = target("/api/v1/nodes/pi/proxy/stats/summary");
+        assert_eq!(t.resource, "nodes");
+        assert_eq!(t.name.as_deref(), Some("pi"));
+        assert_eq!(t.subresource.as_deref(), Some("proxy"));
+        assert_eq!(t.subpath, ["stats", "summary"]);
+        assert_eq!(t.namespace, None);
+
+        let t = target("/api/v1/nodes/pi/proxy/");
+        assert_eq!(t.subresource.as_deref(), Some("proxy"));
+        assert!(t.subpath.is_empty());
+        assert!(target("/api/v1/nodes/pi/status").subpath.is_empty());
+        // Segments are decoded one by one, so an escaped slash stays inside its segment.
+        assert_eq!(
+            target("/api/v1/nodes/pi/proxy/stats%2Fsummary").subpath,
+            ["stats/summary"]
+        );
+
+        // Only the node proxy has a tail: not other subresources, groups or namespaces.
+        for path in [
+            "/api/v1/nodes/pi/status/extra",
+            "/api/v1/pods/web/proxy/x",
+            "/api/v1/namespaces/a/nodes/pi/proxy/stats",
+            "/apis/example.com/v1/nodes/pi/proxy/stats",
+            "/api/v1/nodes/pi/proxy//stats",
+            "/api/v1/nodes/pi/proxy/%zz",
+        ] {
+            assert_eq!(parse_path(path), PathKind::Other, "{path}");
+        }
     }
 }

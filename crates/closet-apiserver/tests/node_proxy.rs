@@ -1,4 +1,4 @@
-//! `pods/log` and `pods/exec` through the apiserver to a real node API over TLS: the
+//! `pods/log`, `pods/exec` and `nodes/proxy` through the apiserver to a real node API over TLS: the
 //! apiserver on loopback HTTP (as the admin), the node API on loopback HTTPS with a CRI
 //! fake and a fake process behind its exec seam.
 
@@ -52,6 +52,10 @@ async fn cluster(with_node_client: bool) -> Cluster {
     let apiserver_cert = ca
         .issue_client(closet_nodeapi::APISERVER_CLIENT_CN, &[])
         .unwrap();
+    // A volume with 1 MiB of data in it.
+    let volume = dir.path().join("volume");
+    std::fs::create_dir(&volume).unwrap();
+    std::fs::write(volume.join("data"), vec![1u8; 1 << 20]).unwrap();
     let pods = MemoryPods::default();
     pods.add_container(
         "default",
@@ -71,6 +75,11 @@ async fn cluster(with_node_client: bool) -> Cluster {
         uid: "uid-web".into(),
         sandbox_id: "s1".into(),
         containers: vec![("app".into(), "c1".into())],
+        volumes: vec![closet_nodeapi::VolumeInfo {
+            name: "data".into(),
+            host_path: volume,
+            claim_name: Some("data-web".into()),
+        }],
     });
     let (dialer, processes) = FakeDialer::new();
     // Sessions go to the fake dialer, so the streaming URL is never dialled.
@@ -93,7 +102,8 @@ async fn cluster(with_node_client: bool) -> Cluster {
         ..Default::default()
     }];
     let node = NodeApi::new(Arc::new(runtime), Arc::new(pods), "node-1")
-        .with_remote_command_dialer(Arc::new(dialer));
+        .with_remote_command_dialer(Arc::new(dialer))
+        .with_node_fs_path(dir.path());
     let node_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let node_port = node_listener.local_addr().unwrap().port();
     let node_tls = closet_nodeapi::tls::server_config(
@@ -391,4 +401,62 @@ async fn without_a_node_client_there_is_no_metrics_api() {
     assert!(!legacy.contains("metrics.k8s.io"), "{legacy}");
     let (status, _) = c.get("/apis/metrics.k8s.io/v1beta1/nodes").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_node_proxy_serves_the_summary_with_volume_usage() {
+    let c = cluster(true).await;
+    let (status, body) = c.get("/api/v1/nodes/node-1/proxy/stats/summary").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let summary: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["node"]["nodeName"], "node-1");
+    let node_fs = &summary["node"]["fs"];
+    assert!(node_fs["capacityBytes"].as_u64().unwrap() > 0, "{node_fs}");
+    let volume = &summary["pods"][0]["volume"][0];
+    assert_eq!(volume["name"], "data");
+    assert_eq!(
+        volume["pvcRef"],
+        serde_json::json!({"name": "data-web", "namespace": "default"})
+    );
+    let used = volume["usedBytes"].as_u64().unwrap();
+    assert!(used >= 1 << 20, "{volume}");
+    assert!(volume["capacityBytes"].as_u64().unwrap() > used, "{volume}");
+    assert!(volume["inodesUsed"].as_u64().unwrap() >= 2, "{volume}");
+
+    let (status, body) = c.get("/api/v1/nodes/node-1/proxy/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
+async fn the_node_proxy_refuses_writes_and_other_paths() {
+    let c = cluster(true).await;
+    let (status, body) = c
+        .send(
+            "POST",
+            "/api/v1/nodes/node-1/proxy/stats/summary",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["kind"], "Status");
+    assert_eq!(refusal["reason"], "MethodNotAllowed");
+
+    for path in [
+        "/api/v1/nodes/node-1/proxy",
+        "/api/v1/nodes/node-1/proxy/containerLogs/default/web/app",
+        "/api/v1/nodes/node-1/proxy/stats%2Fsummary",
+        "/api/v1/nodes/node-1/proxy/stats/summary/..",
+    ] {
+        let (status, body) = c.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(refusal["kind"], "Status", "{path}: {body}");
+    }
+    let (status, _) = c.get("/api/v1/nodes/nope/proxy/stats/summary").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = c.get("/api/v1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"nodes/proxy\""), "{body}");
 }

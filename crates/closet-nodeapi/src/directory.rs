@@ -32,6 +32,20 @@ pub struct PodInfo {
     pub sandbox_id: String,
     /// Its containers: spec name and current CRI container id (empty if none exists yet).
     pub containers: Vec<(String, String)>,
+    /// Its volumes whose usage is worth measuring (hostPath volumes are not: they are the
+    /// host's directories, not the pod's).
+    pub volumes: Vec<VolumeInfo>,
+}
+
+/// One prepared pod volume as the agent knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// The volume's name in the pod spec.
+    pub name: String,
+    /// The directory on the host that containers see.
+    pub host_path: PathBuf,
+    /// For a `persistentVolumeClaim` volume, the claim's name (in the pod's namespace).
+    pub claim_name: Option<String>,
 }
 
 /// The agent's pods, looked up by the names the API uses. Implemented by the agent over its

@@ -10,7 +10,7 @@
 //! | `/exec/{ns}/{pod}/{container}` | a command in the container (WebSocket or SPDY) |
 //! | `/attach/{ns}/{pod}/{container}` | the container's own stdio (WebSocket or SPDY) |
 //! | `/portForward/{ns}/{pod}` | TCP into the pod (WebSocket tunnel or SPDY) |
-//! | `/stats/summary` | node and pod CPU and memory usage |
+//! | `/stats/summary` | node and pod CPU and memory usage, node filesystem and pod volume usage |
 //! | `/healthz` | liveness |
 //!
 //! It listens on HTTPS and serves only clients presenting a certificate from the cluster CA
@@ -54,7 +54,7 @@ mod streaming;
 pub mod testing;
 
 #[cfg(feature = "server")]
-pub use directory::{ContainerInfo, PodDirectory, PodInfo};
+pub use directory::{ContainerInfo, PodDirectory, PodInfo, VolumeInfo};
 #[cfg(feature = "server")]
 pub use server::NodeApi;
 

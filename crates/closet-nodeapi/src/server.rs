@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) dialer: Arc<dyn RemoteCommandDialer>,
     pub(crate) stats: Arc<stats::Sampler>,
     pub(crate) log_poll: Duration,
+    pub(crate) node_fs_path: Option<PathBuf>,
 }
 
 /// The node agent's HTTPS API: logs, exec, attach, port-forward and stats of the pods the
@@ -52,6 +54,7 @@ pub struct NodeApi {
     dialer: Arc<dyn RemoteCommandDialer>,
     stats: Arc<stats::Sampler>,
     log_poll: Duration,
+    node_fs_path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for NodeApi {
@@ -78,6 +81,7 @@ impl NodeApi {
             dialer: Arc::new(crate::exec::SpdyDialer),
             stats: Arc::default(),
             log_poll: LOG_POLL,
+            node_fs_path: None,
         }
     }
 
@@ -85,6 +89,13 @@ impl NodeApi {
     /// fake process here).
     pub fn with_remote_command_dialer(mut self, dialer: Arc<dyn RemoteCommandDialer>) -> Self {
         self.dialer = dialer;
+        self
+    }
+
+    /// Reports the filesystem holding `path` (the node's data directory) as the node's `fs`
+    /// in `/stats/summary`; without it the summary has no node `fs`.
+    pub fn with_node_fs_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.node_fs_path = Some(path.into());
         self
     }
 
@@ -104,6 +115,7 @@ impl NodeApi {
             dialer: self.dialer.clone(),
             stats: self.stats.clone(),
             log_poll: self.log_poll,
+            node_fs_path: self.node_fs_path.clone(),
         });
         Router::new()
             .route("/healthz", get(|| async { "ok" }))

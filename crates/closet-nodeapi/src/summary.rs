@@ -27,6 +27,9 @@ pub struct NodeStats {
     /// Memory of the whole machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryStats>,
+    /// The filesystem holding the node's data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs: Option<FsStats>,
 }
 
 /// Which pod a [`PodStats`] describes.
@@ -55,6 +58,60 @@ pub struct PodStats {
     /// Each container.
     #[serde(default)]
     pub containers: Vec<ContainerStats>,
+    /// Each measurable volume (kubelet's field name is singular).
+    #[serde(default, rename = "volume", skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeStats>,
+}
+
+/// Usage of one filesystem, or of one directory tree on it: `capacityBytes`,
+/// `availableBytes` and `inodes`/`inodesFree` describe the filesystem, `usedBytes` and
+/// `inodesUsed` the tree (for the node, the whole filesystem).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FsStats {
+    /// When the numbers were measured, RFC 3339.
+    pub time: String,
+    /// Bytes an unprivileged writer may still use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_bytes: Option<u64>,
+    /// Size of the filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_bytes: Option<u64>,
+    /// Bytes in use (allocated blocks, as `du` counts them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+    /// Inodes still free on the filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inodes_free: Option<u64>,
+    /// Inodes the filesystem has in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inodes: Option<u64>,
+    /// Inodes in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inodes_used: Option<u64>,
+}
+
+/// Usage of one pod volume.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeStats {
+    /// The numbers, inline as kubelet writes them.
+    #[serde(flatten)]
+    pub fs: FsStats,
+    /// The volume's name in the pod spec.
+    pub name: String,
+    /// The claim behind a `persistentVolumeClaim` volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvc_ref: Option<PvcReference>,
+}
+
+/// Which PersistentVolumeClaim a [`VolumeStats`] measures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PvcReference {
+    /// Claim name.
+    pub name: String,
+    /// Claim namespace (the pod's).
+    pub namespace: String,
 }
 
 /// Usage of one container.
@@ -147,6 +204,57 @@ mod tests {
         assert_eq!(memory_quantity(3 << 30), "3Gi");
         assert_eq!(memory_quantity(2944 * 1024), "2944Ki");
         assert_eq!(memory_quantity(1000), "1000");
+    }
+
+    #[test]
+    fn volumes_use_kubelet_field_names() {
+        let volume = VolumeStats {
+            fs: FsStats {
+                time: "2026-01-01T00:00:00Z".into(),
+                available_bytes: Some(30),
+                capacity_bytes: Some(100),
+                used_bytes: Some(8192),
+                inodes_free: Some(7),
+                inodes: Some(10),
+                inodes_used: Some(2),
+            },
+            name: "data".into(),
+            pvc_ref: Some(PvcReference {
+                name: "www".into(),
+                namespace: "shop".into(),
+            }),
+        };
+        let pod = PodStats {
+            volumes: vec![volume.clone()],
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&pod).unwrap();
+        assert_eq!(
+            json["volume"],
+            serde_json::json!([{
+                "time": "2026-01-01T00:00:00Z",
+                "availableBytes": 30,
+                "capacityBytes": 100,
+                "usedBytes": 8192,
+                "inodesFree": 7,
+                "inodes": 10,
+                "inodesUsed": 2,
+                "name": "data",
+                "pvcRef": {"name": "www", "namespace": "shop"},
+            }])
+        );
+        let back: PodStats = serde_json::from_value(json).unwrap();
+        assert_eq!(back.volumes, [volume]);
+        // No volumes, no `volume` key; no claim, no `pvcRef`.
+        let bare = serde_json::to_value(PodStats::default()).unwrap();
+        assert!(bare.get("volume").is_none(), "{bare}");
+        let unclaimed = serde_json::to_value(VolumeStats::default()).unwrap();
+        assert!(unclaimed.get("pvcRef").is_none(), "{unclaimed}");
+        let node = NodeStats {
+            fs: Some(FsStats::default()),
+            ..Default::default()
+        };
+        assert!(serde_json::to_value(node).unwrap()["fs"].is_object());
     }
 
     #[test]

@@ -267,9 +267,9 @@ impl Worker {
             &self.uid,
             runtime,
             &tty,
+            super::table::measurable_volumes(pod, self.volumes.as_ref()),
         );
     }
-
     /// The ready sandbox to run containers in, creating one if there is none.
     async fn ensure_sandbox(
         &mut self,

@@ -7,6 +7,7 @@ mod eviction;
 mod fields;
 mod list;
 pub(crate) mod node_proxy;
+mod node_subpath;
 mod patch;
 mod read;
 mod review;
@@ -112,6 +113,9 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> ApiResult<Response> {
     };
     if node_proxy::handles(&target) {
         return node_proxy::serve(&shared, target, Request::from_parts(parts, body)).await;
+    }
+    if node_subpath::handles(&target) {
+        return node_subpath::serve(&shared, target, Request::from_parts(parts, body)).await;
     }
     if target.group == crate::metrics::GROUP {
         return crate::metrics::serve(&shared, target, Request::from_parts(parts, body)).await;

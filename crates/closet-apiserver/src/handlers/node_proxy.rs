@@ -109,7 +109,7 @@ pub(crate) async fn serve(
 }
 
 /// Reads one object of a built-in core kind.
-async fn get_object(
+pub(super) async fn get_object(
     shared: &Shared,
     plural: &str,
     namespace: Option<&str>,
@@ -221,7 +221,7 @@ pub(crate) fn node_endpoint(node: &Value, node_name: &str) -> ApiResult<NodeEndp
 }
 
 /// A failure to reach the node, as the client should see it.
-fn node_error(err: &NodeClientError, node_name: &str) -> ApiError {
+pub(super) fn node_error(err: &NodeClientError, node_name: &str) -> ApiError {
     let chain = crate::error::error_chain(err);
     match err {
         NodeClientError::NotUpgradable => ApiError::bad_request(chain),
@@ -317,6 +317,7 @@ mod tests {
             resource: "pods".into(),
             name: Some("web".into()),
             subresource: sub.map(str::to_owned),
+            subpath: Vec::new(),
         };
         assert!(handles(&target(Some("exec"))));
         assert!(handles(&target(Some("portforward"))));

@@ -318,6 +318,7 @@ mod tests {
                     available_bytes: None,
                 }),
             }],
+            volumes: Vec::new(),
         };
         let metrics = pod_metrics(&pod, &stats);
         assert_eq!(metrics["kind"], "PodMetrics");

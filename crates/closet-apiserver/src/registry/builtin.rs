@@ -77,7 +77,7 @@ const TABLE: &[Row] = &[
     Row { group: "", version: "v1", kind: "Secret", plural: "secrets", short: &[], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: &["type"] },
     Row { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", short: &["sa"], all: false, scope: Namespaced, subresources: &["token"], name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "Event", plural: "events", short: &["ev"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: EVENT_FIELDS },
-    Row { group: "", version: "v1", kind: "Node", plural: "nodes", short: &["no"], all: false, scope: Cluster, subresources: STATUS, name_rule: S, fields: &["spec.unschedulable"] },
+    Row { group: "", version: "v1", kind: "Node", plural: "nodes", short: &["no"], all: false, scope: Cluster, subresources: &["status", "proxy"], name_rule: S, fields: &["spec.unschedulable"] },
     Row { group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", short: &["pv"], all: false, scope: Cluster, subresources: STATUS, name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", short: &["pvc"], all: false, scope: Namespaced, subresources: STATUS, name_rule: S, fields: NONE },
     Row { group: "", version: "v1", kind: "LimitRange", plural: "limitranges", short: &["limits"], all: false, scope: Namespaced, subresources: NONE, name_rule: S, fields: NONE },

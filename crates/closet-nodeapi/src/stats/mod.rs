@@ -1,4 +1,5 @@
-//! `GET /stats/summary`: node and pod CPU and memory usage.
+//! `GET /stats/summary`: node and pod CPU and memory usage, and filesystem usage of the
+//! node and of pod volumes ([`volumes`]).
 //!
 //! CPU usage is a rate, and CRI reports cumulative CPU time, so each summary compares two
 //! samples: the newest kept sample at least [`MIN_WINDOW`] old (samples are kept from
@@ -8,8 +9,10 @@
 //! unreliable with more than one caller.
 
 mod proc;
+mod volumes;
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,12 +21,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use closet_cri::{Runtime, cri};
 
-use crate::PodDirectory;
 use crate::server::Inner;
 use crate::status;
 use crate::summary::{
     ContainerStats, CpuStats, MemoryStats, NodeStats, PodReference, PodStats, Summary,
 };
+use crate::{PodDirectory, PodInfo};
 
 /// The shortest window a CPU rate is computed over.
 const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -53,15 +56,18 @@ struct Sample {
 #[derive(Debug, Default)]
 pub(crate) struct Sampler {
     kept: Mutex<VecDeque<Arc<Sample>>>,
+    volumes: Arc<volumes::VolumeMeter>,
 }
 
 impl Sampler {
-    /// The summary of this node now.
+    /// The summary of this node now; the node's `fs` describes the filesystem holding
+    /// `node_fs_path`, if given.
     pub(crate) async fn summary(
         &self,
         runtime: &dyn Runtime,
         pods: &dyn PodDirectory,
         node_name: &str,
+        node_fs_path: Option<PathBuf>,
     ) -> Result<Summary, closet_cri::CriError> {
         let now = Arc::new(take(runtime).await?);
         let (base, now) = match self.keep(now.clone()) {
@@ -73,7 +79,16 @@ impl Sampler {
                 (now, later)
             }
         };
-        Ok(build(&base, &now, pods, node_name))
+        let listed = pods.pods();
+        let mut summary = build(&base, &now, &listed, node_name);
+        summary.node.fs = volumes::fill(
+            self.volumes.clone(),
+            &mut summary.pods,
+            &listed,
+            node_fs_path,
+        )
+        .await;
+        Ok(summary)
     }
 
     /// Keeps `sample` and returns the base to compare it with, if a kept one fits.
@@ -137,7 +152,7 @@ async fn take(runtime: &dyn Runtime) -> Result<Sample, closet_cri::CriError> {
     })
 }
 
-fn build(base: &Sample, now: &Sample, pods: &dyn PodDirectory, node_name: &str) -> Summary {
+fn build(base: &Sample, now: &Sample, pods: &[PodInfo], node_name: &str) -> Summary {
     let window = now.at.saturating_duration_since(base.at);
     let time = now.time.to_string();
     let rate = |before: Option<u64>, after: Option<u64>| -> Option<u64> {
@@ -163,9 +178,10 @@ fn build(base: &Sample, now: &Sample, pods: &dyn PodDirectory, node_name: &str) 
             working_set_bytes: Some(m.total.saturating_sub(m.available)),
             available_bytes: Some(m.available),
         }),
+        fs: None,
     };
     let mut pod_stats = Vec::new();
-    for pod in pods.pods() {
+    for pod in pods {
         let mut containers = Vec::new();
         for (name, id) in &pod.containers {
             let Some(sample) = now.containers.get(id) else {
@@ -215,6 +231,7 @@ fn build(base: &Sample, now: &Sample, pods: &dyn PodDirectory, node_name: &str) 
                 available_bytes: None,
             }),
             containers,
+            volumes: Vec::new(),
         });
     }
     Summary {
@@ -227,7 +244,12 @@ fn build(base: &Sample, now: &Sample, pods: &dyn PodDirectory, node_name: &str) 
 pub(crate) async fn summary(State(api): State<Arc<Inner>>) -> Response {
     match api
         .stats
-        .summary(&*api.runtime, &*api.pods, &api.node_name)
+        .summary(
+            &*api.runtime,
+            &*api.pods,
+            &api.node_name,
+            api.node_fs_path.clone(),
+        )
         .await
     {
         Ok(summary) => Json(summary).into_response(),

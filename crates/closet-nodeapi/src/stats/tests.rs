@@ -17,6 +17,7 @@ impl PodDirectory for OnePod {
             uid: "u1".into(),
             sandbox_id: "s1".into(),
             containers: vec![("app".into(), "c1".into()), ("side".into(), "c2".into())],
+            volumes: Vec::new(),
         }]
     }
 }
@@ -56,7 +57,7 @@ fn rates_come_from_two_samples() {
         3_000_000_000,
         &[("c1", 1_500_000_000, 10 << 20), ("c2", 7, 1 << 20)],
     );
-    let summary = build(&base, &now, &OnePod, "n1");
+    let summary = build(&base, &now, &OnePod.pods(), "n1");
     assert_eq!(summary.node.node_name, "n1");
     let node_cpu = summary.node.cpu.unwrap();
     assert_eq!(node_cpu.usage_nano_cores, Some(1_500_000_000));
@@ -90,7 +91,7 @@ fn rates_come_from_two_samples() {
 fn pods_without_stats_are_left_out() {
     let t0 = Instant::now();
     let s = sample(t0, 0, &[]);
-    assert!(build(&s, &s, &OnePod, "n1").pods.is_empty());
+    assert!(build(&s, &s, &OnePod.pods(), "n1").pods.is_empty());
 }
 
 #[test]

@@ -318,6 +318,7 @@ impl Node {
             uid: "uid-1".into(),
             sandbox_id: "sandbox-1".into(),
             containers: vec![("app".into(), "c1".into())],
+            volumes: Vec::new(),
         });
         log
     }

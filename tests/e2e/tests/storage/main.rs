@@ -1,5 +1,6 @@
 //! Local volumes and StatefulSets on a real node: claims bound on first use, data on the
-//! node's disk, protection while in use, both reclaim policies, and the power-cut drill.
+//! node's disk, protection while in use, both reclaim policies, volume usage in the node
+//! summary, and the power-cut drill.
 //!
 //! Every test starts its own cluster with the agent on; run them under the machine-wide
 //! node lock (`flock /tmp/closet-node.lock cargo test -p closet-e2e --test storage`).
@@ -8,6 +9,7 @@
 
 mod claims;
 mod powercut;
+mod usage;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
