@@ -40,4 +40,15 @@ pub struct AgentArgs {
     /// `unix:///run/containerd/containerd.sock`.
     #[arg(long, env = "CLOSET_CONTAINER_RUNTIME_ENDPOINT")]
     pub container_runtime_endpoint: Option<String>,
+
+    /// Run no cluster DNS server on this node: its pods then get the host's resolver
+    /// settings instead of the cluster DNS address.
+    #[arg(long, env = "CLOSET_DISABLE_DNS")]
+    pub disable_dns: bool,
+
+    /// Upstream resolver for names outside the cluster domain (`1.2.3.4` or
+    /// `127.0.0.1:5353`). Repeat the flag, or separate values with commas. Default: the
+    /// host's, from /etc/resolv.conf.
+    #[arg(long, env = "CLOSET_DNS_UPSTREAM", value_delimiter = ',')]
+    pub dns_upstream: Vec<String>,
 }

@@ -24,6 +24,7 @@ pub(crate) fn options(
         config.server_ip = Some(args.bind_address);
     }
     config.node_api_port = args.node_api_port;
+    config.dns = dns_settings(args.disable_dns, &args.dns_upstream)?;
     let address = config
         .node_ip
         .unwrap_or_else(|| closet_agent::node::facts::primary_address(config.server_ip));
@@ -57,6 +58,22 @@ pub(crate) fn options(
         agent: config,
         runtime_endpoint: args.container_runtime_endpoint.clone(),
         node_api_tls,
+    })
+}
+
+/// The node-local DNS server's settings from `--disable-dns` and `--dns-upstream`.
+pub(crate) fn dns_settings(
+    disabled: bool,
+    upstreams: &[String],
+) -> anyhow::Result<closet_agent::DnsSettings> {
+    let upstreams = upstreams
+        .iter()
+        .map(|u| closet_dns::upstreams::parse_upstream(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| anyhow::anyhow!("--dns-upstream: {why}"))?;
+    Ok(closet_agent::DnsSettings {
+        disabled,
+        upstreams,
     })
 }
 

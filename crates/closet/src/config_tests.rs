@@ -242,3 +242,26 @@ fn node_lifecycle_settings_layer_like_the_others() {
         "{err}"
     );
 }
+
+#[test]
+fn dns_settings_come_from_the_file_or_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    write(
+        &config,
+        "dns-upstream: 127.0.0.1:5353\ndisable-dns: false\n",
+    );
+    let args = resolve_with(&[&config_flag(&config)], &[]).expect("resolve");
+    assert_eq!(args.dns_upstream, ["127.0.0.1:5353"]);
+    assert!(!args.disable_dns);
+
+    write(&config, "dns-upstream: [10.0.0.1, \"10.0.0.2:53\"]\n");
+    let env = [("CLOSET_DISABLE_DNS", "true")];
+    let args = resolve_with(&[&config_flag(&config)], &env).expect("resolve");
+    assert_eq!(args.dns_upstream, ["10.0.0.1", "10.0.0.2:53"]);
+    assert!(args.disable_dns);
+
+    let env = [("CLOSET_DNS_UPSTREAM", "192.168.1.1, 192.168.1.2")];
+    let args = resolve_with(&[&config_flag(&config)], &env).expect("resolve");
+    assert_eq!(args.dns_upstream, ["192.168.1.1", "192.168.1.2"]);
+}

@@ -76,6 +76,7 @@ async fn start(args: AgentArgs) -> anyhow::Result<()> {
     let mut config = closet_agent::AgentConfig::new(node_name, args.data_dir.join("agent"));
     config.node_ip = args.node_ip.first().copied();
     config.server_ip = server_ip(&args.server);
+    config.dns = crate::agent::dns_settings(args.disable_dns, &args.dns_upstream)?;
     let node_api_tls = closet_nodeapi::tls::server_config(
         &credentials.ca_pem,
         &credentials.serving.cert_pem,

@@ -56,6 +56,8 @@ fn agent_args(server: &Server, token: &str, data_dir: PathBuf) -> AgentArgs {
         node_name: Some("pi-4".to_owned()),
         node_ip: vec![IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20))],
         container_runtime_endpoint: None,
+        disable_dns: false,
+        dns_upstream: Vec::new(),
     }
 }
 
