@@ -113,9 +113,9 @@ pub async fn run_node(
     };
     let (result, ()) = tokio::join!(agent.run(port, stopped()), signal);
     let _ = api_task.await;
-    if let Some(dns) = dns {
+    if let Some((dns, holder, address)) = dns {
         let _ = dns.await;
-        crate::network::dns_address::remove().await;
+        crate::network::dns_address::remove(holder, address).await;
     }
     if let Some(containerd) = containerd
         && let Err(err) = containerd.stop().await
@@ -132,7 +132,11 @@ async fn cluster_dns(
     config: &mut AgentConfig,
     client: &kube::Client,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> Option<(
+    tokio::task::JoinHandle<()>,
+    crate::network::dns_address::Holder,
+    std::net::IpAddr,
+)> {
     if config.dns.disabled {
         tracing::info!("cluster DNS disabled: pods use the host's resolvers");
         return None;
@@ -144,10 +148,13 @@ async fn cluster_dns(
         );
         return None;
     };
-    if let Err(why) = crate::network::dns_address::install(address).await {
-        tracing::warn!("cluster DNS is unavailable: {why}; pods use the host's resolvers");
-        return None;
-    }
+    let holder = match crate::network::dns_address::install(address).await {
+        Ok(holder) => holder,
+        Err(why) => {
+            tracing::warn!("cluster DNS is unavailable: {why}; pods use the host's resolvers");
+            return None;
+        }
+    };
     let listeners = match closet_dns::Listeners::bind((address, 53).into()).await {
         Ok(listeners) => listeners,
         Err(err) => {
@@ -161,10 +168,6 @@ async fn cluster_dns(
     dns.domain = config.pods.cluster_domain.clone();
     dns.upstreams = config.dns.upstreams.clone();
     config.pods.cluster_dns = Some(address);
-    Some(tokio::spawn(closet_dns::run(
-        client.clone(),
-        listeners,
-        dns,
-        shutdown,
-    )))
+    let task = tokio::spawn(closet_dns::run(client.clone(), listeners, dns, shutdown));
+    Some((task, holder, address))
 }

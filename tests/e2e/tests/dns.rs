@@ -60,7 +60,7 @@ fn fake_upstream() -> std::net::SocketAddr {
     addr
 }
 
-/// Removes the DNS dummy interface once the cluster is gone (its clean shutdown does that
+/// Removes the DNS address and its dummy interface once the cluster is gone (its clean shutdown does that
 /// too, but the harness stops servers with SIGKILL).
 struct DnsLinkCleanup;
 
@@ -68,6 +68,10 @@ impl Drop for DnsLinkCleanup {
     fn drop(&mut self) {
         let _ = std::process::Command::new("ip")
             .args(["link", "del", "closet-dns"])
+            .output();
+        // Kernels without the dummy driver get the address on lo.
+        let _ = std::process::Command::new("ip")
+            .args(["addr", "del", "10.43.0.10/32", "dev", "lo"])
             .output();
     }
 }

@@ -4,6 +4,7 @@
 //! answers its own pods' queries.
 //!
 //! As for the routes, `ip` (iproute2) does the work: three idempotent commands at start-up.
+//! Kernels without the dummy driver get the address on `lo` instead.
 
 use std::net::IpAddr;
 
@@ -29,11 +30,50 @@ pub fn commands(address: IpAddr) -> Vec<Vec<String>> {
     ]
 }
 
-/// Creates [`LINK`] (or keeps it) and puts `address` on it.
-pub async fn install(address: IpAddr) -> Result<(), String> {
-    for args in commands(address) {
+/// Where the address ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// On the dummy link [`LINK`].
+    Dummy,
+    /// On `lo`, for kernels without the dummy driver (some containers and VMs): an address
+    /// on loopback is just as local to packets arriving from the bridge.
+    Loopback,
+}
+
+/// Creates [`LINK`] (or keeps it) and puts `address` on it; falls back to `lo` when the
+/// kernel has no dummy interfaces.
+pub async fn install(address: IpAddr) -> Result<Holder, String> {
+    match run_all(&commands(address)).await {
+        Ok(()) => Ok(Holder::Dummy),
+        Err(dummy) => {
+            run_all(&[loopback_command(address)])
+                .await
+                .map_err(|lo| format!("{dummy}; and on lo: {lo}"))?;
+            tracing::info!("{dummy}; the cluster DNS address is on lo instead");
+            Ok(Holder::Loopback)
+        }
+    }
+}
+
+/// The `ip` invocation that puts `address` on `lo`.
+pub fn loopback_command(address: IpAddr) -> Vec<String> {
+    let prefix = if address.is_ipv4() { 32 } else { 128 };
+    [
+        "addr",
+        "replace",
+        &format!("{address}/{prefix}"),
+        "dev",
+        "lo",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect()
+}
+
+async fn run_all(commands: &[Vec<String>]) -> Result<(), String> {
+    for args in commands {
         let output = Command::new("ip")
-            .args(&args)
+            .args(args)
             .output()
             .await
             .map_err(|e| format!("cannot run `ip` (package iproute2): {e}"))?;
@@ -48,13 +88,21 @@ pub async fn install(address: IpAddr) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes [`LINK`] and with it the address (on a clean shutdown; the next start puts it
-/// back).
-pub async fn remove() {
-    let _ = Command::new("ip")
-        .args(["link", "del", LINK])
-        .output()
-        .await;
+/// Removes the address (with [`LINK`], when it is there) on a clean shutdown; the next
+/// start puts it back.
+pub async fn remove(holder: Holder, address: IpAddr) {
+    let args: Vec<String> = match holder {
+        Holder::Dummy => ["link", "del", LINK]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+        Holder::Loopback => {
+            let mut args = loopback_command(address);
+            args[1] = "del".to_owned();
+            args
+        }
+    };
+    let _ = Command::new("ip").args(&args).output().await;
 }
 
 #[cfg(test)]
@@ -75,5 +123,9 @@ mod tests {
         );
         let v6 = commands("fd00::a".parse().unwrap());
         assert_eq!(v6[2][2], "fd00::a/128");
+        assert_eq!(
+            loopback_command("10.43.0.10".parse().unwrap()).join(" "),
+            "addr replace 10.43.0.10/32 dev lo"
+        );
     }
 }
