@@ -41,7 +41,7 @@ pub enum Step {
     /// Send this (or nothing).
     Reply(Option<Vec<u8>>),
     /// Ask the upstreams first.
-    Forward(Pending),
+    Forward(Box<Pending>),
 }
 
 /// Answers queries from the index, forwarding what is not the cluster's.
@@ -114,33 +114,33 @@ impl Handler {
             Outcome::Alias { chain, target } => {
                 let mut next = question.clone();
                 next.set_name(target);
-                return Step::Forward(Pending {
+                return Step::Forward(Box::new(Pending {
                     request,
                     chain,
                     question: next,
                     transport,
-                });
+                }));
             }
             Outcome::Forward => {
-                return Step::Forward(Pending {
+                return Step::Forward(Box::new(Pending {
                     request,
                     chain: Vec::new(),
                     question,
                     transport,
-                });
+                }));
             }
         }
         Step::Reply(encode(reply, &request, transport))
     }
 
     /// Asks the upstreams and builds the reply.
-    pub async fn finish(&self, pending: Pending) -> Option<Vec<u8>> {
+    pub async fn finish(&self, pending: Box<Pending>) -> Option<Vec<u8>> {
         let Pending {
             request,
             chain,
             question,
             transport,
-        } = pending;
+        } = *pending;
         let mut reply = reply_to(&request, ResponseCode::NoError);
         if self.forwarder.upstreams().is_empty() {
             reply.answers = chain;

@@ -63,14 +63,14 @@ impl Index {
             watcher::Config::default(),
         )
         .default_backoff()
-        .map(|event| event.map(Change::Service))
+        .map(|event| event.map(|e| Change::Service(Box::new(e))))
         .boxed();
         let slices = watcher(
             Api::<EndpointSlice>::all(client),
             watcher::Config::default(),
         )
         .default_backoff()
-        .map(|event| event.map(Change::Slice))
+        .map(|event| event.map(|e| Change::Slice(Box::new(e))))
         .boxed();
         let mut events = futures::stream::select(services, slices);
         let mut state = State::default();
@@ -102,8 +102,8 @@ impl Index {
 }
 
 enum Change {
-    Service(watcher::Event<Service>),
-    Slice(watcher::Event<EndpointSlice>),
+    Service(Box<watcher::Event<Service>>),
+    Slice(Box<watcher::Event<EndpointSlice>>),
 }
 
 /// `(namespace, name)` of an object.
@@ -130,14 +130,14 @@ impl State {
     fn apply(&mut self, event: Result<Change, watcher::Error>) -> bool {
         match event {
             Ok(Change::Service(event)) => apply(
-                event,
+                *event,
                 &mut self.services,
                 &mut self.listing_services,
                 &mut self.services_synced,
                 ServiceInfo::from_service,
             ),
             Ok(Change::Slice(event)) => apply(
-                event,
+                *event,
                 &mut self.slices,
                 &mut self.listing_slices,
                 &mut self.slices_synced,
