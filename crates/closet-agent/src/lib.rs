@@ -55,6 +55,19 @@ pub struct AgentConfig {
     pub node_api_port: u16,
     /// Pod settings.
     pub pods: pods::PodSettings,
+    /// The node-local cluster DNS server.
+    pub dns: DnsSettings,
+}
+
+/// The node-local cluster DNS server (`closet-dns`), on the 10th address of the service
+/// CIDR.
+#[derive(Clone, Debug, Default)]
+pub struct DnsSettings {
+    /// Run no DNS server: pods then get the host's resolver settings.
+    pub disabled: bool,
+    /// Upstream resolvers for names outside the cluster; empty means the host's, from its
+    /// resolv.conf.
+    pub upstreams: Vec<std::net::SocketAddr>,
 }
 
 impl AgentConfig {
@@ -69,6 +82,7 @@ impl AgentConfig {
             service_cidr: DEFAULT_SERVICE_CIDR.to_owned(),
             node_api_port: 10250,
             pods: pods::PodSettings::default(),
+            dns: DnsSettings::default(),
         }
     }
 }

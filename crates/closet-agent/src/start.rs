@@ -1,5 +1,6 @@
 //! Bringing a node up: the container runtime (closet's own containerd, or an existing CRI
-//! socket), the pause image and offline image archives, the node API, then the agent.
+//! socket), the pause image and offline image archives, the node API, the node-local
+//! cluster DNS server, then the agent.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,17 +104,71 @@ pub async fn run_node(
     .with_node_fs_path(options.agent.agent_dir.clone());
     let api_task = tokio::spawn(node_api.serve(listener, options.node_api_tls.clone(), stopped()));
 
-    let agent = Agent::new(options.agent, client, runtime).with_table(table);
+    let mut config = options.agent;
+    let dns = cluster_dns(&mut config, &client, stopped()).await;
+
+    let agent = Agent::new(config, client, runtime).with_table(table);
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
     let (result, ()) = tokio::join!(agent.run(port, stopped()), signal);
     let _ = api_task.await;
+    if let Some((dns, holder, address)) = dns {
+        let _ = dns.await;
+        crate::network::dns_address::remove(holder, address).await;
+    }
     if let Some(containerd) = containerd
         && let Err(err) = containerd.stop().await
     {
         tracing::warn!("stopping containerd: {}", crate::error_text(&err));
     }
     result
+}
+
+/// Starts the node-local cluster DNS server on the 10th address of the service CIDR and
+/// points pods at it (`config.pods.cluster_dns`). When that cannot be done (no root, the
+/// port taken), pods get the host's resolver settings and the node says why in its log.
+async fn cluster_dns(
+    config: &mut AgentConfig,
+    client: &kube::Client,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<(
+    tokio::task::JoinHandle<()>,
+    crate::network::dns_address::Holder,
+    std::net::IpAddr,
+)> {
+    if config.dns.disabled {
+        tracing::info!("cluster DNS disabled: pods use the host's resolvers");
+        return None;
+    }
+    let Some(address) = closet_dns::cluster_dns_address(&config.service_cidr) else {
+        tracing::warn!(
+            "the service CIDR {} has no 10th address for cluster DNS; pods use the host's resolvers",
+            config.service_cidr
+        );
+        return None;
+    };
+    let holder = match crate::network::dns_address::install(address).await {
+        Ok(holder) => holder,
+        Err(why) => {
+            tracing::warn!("cluster DNS is unavailable: {why}; pods use the host's resolvers");
+            return None;
+        }
+    };
+    let listeners = match closet_dns::Listeners::bind((address, 53).into()).await {
+        Ok(listeners) => listeners,
+        Err(err) => {
+            tracing::warn!(
+                "cluster DNS cannot listen on {address}:53: {err}; pods use the host's resolvers"
+            );
+            return None;
+        }
+    };
+    let mut dns = closet_dns::Config::new(&[&config.service_cidr, &config.cluster_cidr]);
+    dns.domain = config.pods.cluster_domain.clone();
+    dns.upstreams = config.dns.upstreams.clone();
+    config.pods.cluster_dns = Some(address);
+    let task = tokio::spawn(closet_dns::run(client.clone(), listeners, dns, shutdown));
+    Some((task, holder, address))
 }

@@ -50,4 +50,14 @@ pub struct AgentArgs {
     /// except for this node's own range.
     #[arg(long, env = "CLOSET_CLUSTER_CIDR", default_value = DEFAULT_CLUSTER_CIDR)]
     pub cluster_cidr: String,
+    /// Run no cluster DNS server on this node: its pods then get the host's resolver
+    /// settings instead of the cluster DNS address.
+    #[arg(long, env = "CLOSET_DISABLE_DNS")]
+    pub disable_dns: bool,
+
+    /// Upstream resolver for names outside the cluster domain (`1.2.3.4` or
+    /// `127.0.0.1:5353`). Repeat the flag, or separate values with commas. Default: the
+    /// host's, from /etc/resolv.conf.
+    #[arg(long, env = "CLOSET_DNS_UPSTREAM", value_delimiter = ',')]
+    pub dns_upstream: Vec<String>,
 }

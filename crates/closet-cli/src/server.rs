@@ -59,6 +59,18 @@ pub struct ServerArgs {
     #[arg(long, env = "CLOSET_DISABLE_AGENT")]
     pub disable_agent: bool,
 
+    /// Run no cluster DNS server on this node: its pods then get the host's resolver
+    /// settings instead of the cluster DNS address.
+    #[arg(long, env = "CLOSET_DISABLE_DNS")]
+    pub disable_dns: bool,
+
+    /// Upstream resolver for names outside the cluster domain (`1.2.3.4` or
+    /// `127.0.0.1:5353`). Repeat the flag, or separate values with commas. Default: the
+    /// host's, from /etc/resolv.conf (systemd-resolved's upstream list instead of its
+    /// loopback stub).
+    #[arg(long, env = "CLOSET_DNS_UPSTREAM", value_delimiter = ',')]
+    pub dns_upstream: Vec<String>,
+
     /// Ask only registries on this machine (loopback addresses) which CPU architectures an
     /// image offers; the scheduler then never reaches out to registries over the network,
     /// and images elsewhere are placed by node labels alone.

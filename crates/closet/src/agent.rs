@@ -25,6 +25,7 @@ pub(crate) fn options(
     config.node_api_port = args.node_api_port;
     config.service_cidr = network.service_cidr.to_string();
     config.cluster_cidr = network.cluster_cidr.to_string();
+    config.dns = dns_settings(args.disable_dns, &args.dns_upstream)?;
     let address = node_address(args);
     let addresses = vec![address.to_string()];
     let tls_dir = agent_dir.join("tls");
@@ -72,6 +73,22 @@ fn server_ip(args: &ServerArgs) -> Option<std::net::IpAddr> {
 pub(crate) fn node_address(args: &ServerArgs) -> std::net::IpAddr {
     args.node_ip
         .unwrap_or_else(|| closet_agent::node::facts::primary_address(server_ip(args)))
+}
+
+/// The node-local DNS server's settings from `--disable-dns` and `--dns-upstream`.
+pub(crate) fn dns_settings(
+    disabled: bool,
+    upstreams: &[String],
+) -> anyhow::Result<closet_agent::DnsSettings> {
+    let upstreams = upstreams
+        .iter()
+        .map(|u| closet_dns::upstreams::parse_upstream(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| anyhow::anyhow!("--dns-upstream: {why}"))?;
+    Ok(closet_agent::DnsSettings {
+        disabled,
+        upstreams,
+    })
 }
 
 /// The agent's in-process API client, as the node's own user.

@@ -26,6 +26,8 @@ pub(crate) const FILE_KEYS: &[&str] = &[
     "write-kubeconfig",
     "tls-san",
     "disable-agent",
+    "disable-dns",
+    "dns-upstream",
     "force-unsafe-filesystem",
     "node-name",
     "node-ip",
@@ -112,6 +114,8 @@ struct Layer {
     write_kubeconfig: Option<PathBuf>,
     tls_san: Option<Vec<String>>,
     disable_agent: Option<bool>,
+    disable_dns: Option<bool>,
+    dns_upstream: Option<Vec<String>>,
     registry_lookups_local_only: Option<bool>,
     force_unsafe_filesystem: Option<bool>,
     node_name: Option<Option<String>>,
@@ -137,6 +141,8 @@ impl Layer {
             write_kubeconfig: self.write_kubeconfig.or(lower.write_kubeconfig),
             tls_san: self.tls_san.or(lower.tls_san),
             disable_agent: self.disable_agent.or(lower.disable_agent),
+            disable_dns: self.disable_dns.or(lower.disable_dns),
+            dns_upstream: self.dns_upstream.or(lower.dns_upstream),
             registry_lookups_local_only: self
                 .registry_lookups_local_only
                 .or(lower.registry_lookups_local_only),
@@ -205,6 +211,8 @@ pub(crate) fn resolve(
         write_kubeconfig,
         tls_san,
         disable_agent,
+        disable_dns,
+        dns_upstream,
         registry_lookups_local_only,
         force_unsafe_filesystem,
         node_name,
@@ -242,6 +250,8 @@ fn env_layer(source: &dyn Source) -> Result<Layer, ConfigError> {
         write_kubeconfig: var("write-kubeconfig").map(|(_, v)| PathBuf::from(v)),
         tls_san: var("tls-san").map(|(_, v)| split_list(&v)),
         disable_agent: typed(var("disable-agent"), parse_bool)?,
+        disable_dns: typed(var("disable-dns"), parse_bool)?,
+        dns_upstream: var("dns-upstream").map(|(_, v)| split_list(&v)),
         registry_lookups_local_only: typed(var("registry-lookups-local-only"), parse_bool)?,
         force_unsafe_filesystem: typed(var("force-unsafe-filesystem"), parse_bool)?,
         node_name: var("node-name").map(|(_, v)| Some(v)),
@@ -398,6 +408,14 @@ fn parse_file(path: &Path, text: &str) -> Result<Layer, ConfigError> {
                 })
             }
             "disable-agent" => layer.disable_agent = Some(from_value(value).map_err(bad)?),
+            "disable-dns" => layer.disable_dns = Some(from_value(value).map_err(bad)?),
+            // One upstream as a string, or a list of them.
+            "dns-upstream" => {
+                layer.dns_upstream = Some(match value {
+                    serde_json::Value::String(one) => split_list(&one),
+                    list => from_value(list).map_err(bad)?,
+                })
+            }
             "registry-lookups-local-only" => {
                 layer.registry_lookups_local_only = Some(from_value(value).map_err(bad)?)
             }

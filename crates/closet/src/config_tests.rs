@@ -277,3 +277,26 @@ fn service_and_cluster_ranges_layer_like_the_others() {
         ("10.43.0.0/16", "30000-32767", "10.42.0.0/16")
     );
 }
+
+#[test]
+fn dns_settings_come_from_the_file_or_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.yaml");
+    write(
+        &config,
+        "dns-upstream: 127.0.0.1:5353\ndisable-dns: false\n",
+    );
+    let args = resolve_with(&[&config_flag(&config)], &[]).expect("resolve");
+    assert_eq!(args.dns_upstream, ["127.0.0.1:5353"]);
+    assert!(!args.disable_dns);
+
+    write(&config, "dns-upstream: [10.0.0.1, \"10.0.0.2:53\"]\n");
+    let env = [("CLOSET_DISABLE_DNS", "true")];
+    let args = resolve_with(&[&config_flag(&config)], &env).expect("resolve");
+    assert_eq!(args.dns_upstream, ["10.0.0.1", "10.0.0.2:53"]);
+    assert!(args.disable_dns);
+
+    let env = [("CLOSET_DNS_UPSTREAM", "192.168.1.1, 192.168.1.2")];
+    let args = resolve_with(&[&config_flag(&config)], &env).expect("resolve");
+    assert_eq!(args.dns_upstream, ["192.168.1.1", "192.168.1.2"]);
+}

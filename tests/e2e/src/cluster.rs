@@ -109,6 +109,12 @@ impl Cluster {
     /// is Ready. Tests using it run one at a time (see `.config/nextest.toml`): every agent on
     /// the machine shares the `closet0` bridge and the default pod CIDR.
     pub fn with_agent() -> Self {
+        Self::with_agent_settings("")
+    }
+
+    /// [`Cluster::with_agent`] with extra config-file lines (`settings`, YAML keys mirroring
+    /// the flags).
+    pub fn with_agent_settings(settings: &str) -> Self {
         crate::install_crypto();
         let dir = tempfile::Builder::new()
             .prefix("closet-e2e-node-")
@@ -120,7 +126,7 @@ impl Cluster {
             agent: true,
             running: Mutex::new(None),
             starts: 0.into(),
-            settings: String::new(),
+            settings: settings.to_owned(),
             bind: LOOPBACK,
         };
         cluster.spawn(false);

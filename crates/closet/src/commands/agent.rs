@@ -84,6 +84,7 @@ async fn start(args: AgentArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
         .context("--cluster-cidr (CLOSET_CLUSTER_CIDR)")?
         .to_string();
+    config.dns = crate::agent::dns_settings(args.disable_dns, &args.dns_upstream)?;
     let node_api_tls = closet_nodeapi::tls::server_config(
         &credentials.ca_pem,
         &credentials.serving.cert_pem,

@@ -58,6 +58,8 @@ fn agent_args(server: &Server, token: &str, data_dir: PathBuf) -> AgentArgs {
         container_runtime_endpoint: None,
         service_cidr: closet_cli::server::DEFAULT_SERVICE_CIDR.to_owned(),
         cluster_cidr: closet_cli::server::DEFAULT_CLUSTER_CIDR.to_owned(),
+        disable_dns: false,
+        dns_upstream: Vec::new(),
     }
 }
 
