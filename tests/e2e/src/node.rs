@@ -10,9 +10,13 @@ use closet_cri::{CriClient, Runtime, RuntimeExt, cri};
 /// address) of the containerd at `socket`, then stops that containerd. Used when a test's
 /// cluster goes away, after its server was killed, so nothing outlives the test.
 pub fn remove_pods(socket: &Path) {
-    if !socket.exists() {
+    // A clean stop removes the socket; the config stays as long as the runtime's state does.
+    if !socket.exists() && !socket.with_file_name("config.toml").is_file() {
         return;
     }
+    // A server stopped cleanly took its containerd with it, but not the pods: bring that
+    // containerd back for the cleanup (the pid file then names it, so it is stopped below).
+    let revived = revive_containerd(socket);
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,6 +57,11 @@ pub fn remove_pods(socket: &Path) {
             let _ = std::process::Command::new("umount").arg(mount).status();
         }
     }
+    if let Some(mut child) = revived {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    }
     let pid_file = socket.with_file_name("containerd.pid");
     if let Some(pid) = std::fs::read_to_string(pid_file)
         .ok()
@@ -67,6 +76,34 @@ pub fn remove_pods(socket: &Path) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Starts the containerd of `socket` again from its config when nothing answers there, and
+/// waits (bounded) until the socket accepts connections.
+fn revive_containerd(socket: &Path) -> Option<std::process::Child> {
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        return None;
+    }
+    let config = socket.with_file_name("config.toml");
+    if !config.is_file() {
+        return None;
+    }
+    let _ = std::fs::remove_file(socket);
+    let child = std::process::Command::new("containerd")
+        .arg("--config")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child)
 }
 
 /// Removes the service proxy's nftables table, which a killed server leaves behind.

@@ -1,7 +1,8 @@
 //! Pods across nodes: two agents, each in its own network namespace on one bridge (two
 //! machines on one LAN), route each other's pod CIDRs through the other's address, so a
 //! pod on one node reaches a pod on the other directly; logs and exec reach pods on both
-//! through their node APIs; a Node's removal takes its route away.
+//! through their node APIs; each finds the other's Service by name through its own node's
+//! DNS and reaches it through its own node's proxy; a Node's removal takes its route away.
 //!
 //! `.config/nextest.toml` runs this binary in the node-agent group (one at a time).
 
@@ -43,7 +44,7 @@ fn web_pod(name: &str, node: &str) -> String {
         "echo serving on {node}; mkdir -p /www && echo hello from {node} > /www/index.html && exec httpd -f -v -p 8080 -h /www"
     );
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 1\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n  containers:\n  - name: web\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", {script:?}]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\nspec:\n  terminationGracePeriodSeconds: 1\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n  containers:\n  - name: web\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", {script:?}]\n",
         image = node::BUSYBOX,
     )
 }
@@ -184,6 +185,33 @@ fn pods_on_two_nodes_reach_each_other_through_host_gateway_routes() {
         );
         let hostname = ns.kubectl_ok(&["exec", pod, "--", "hostname"]);
         assert_eq!(hostname.trim(), pod);
+    }
+
+    // Services across the nodes: each pod finds the other's Service by name through its own
+    // node's DNS, and its node's proxy takes the connection to the pod on the other node.
+    for (service, pod) in [("svc-a", "web-a"), ("svc-b", "web-b")] {
+        ns.kubectl_ok(&["create", "service", "clusterip", service, "--tcp=80:8080"]);
+        ns.kubectl_ok(&["set", "selector", "service", service, &format!("app={pod}")]);
+    }
+    let fqdn = format!("svc-a.{}.svc.cluster.local", ns.name());
+    for (from, name, page) in [
+        ("web-a", "svc-b", format!("hello from {}", b.name())),
+        ("web-b", fqdn.as_str(), format!("hello from {}", a.name())),
+    ] {
+        let script = format!(
+            "ip=$(nslookup {name} | awk '/^Address: /{{a=$2}} END{{print a}}'); echo \"resolved $ip\" >&2; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 nc $ip 80 | tail -n 1"
+        );
+        let got = closet_e2e::try_eventually(Duration::from_secs(60), || {
+            let out = ns.kubectl(&["exec", from, "--", "sh", "-c", &script]);
+            if out.success() && out.stdout.trim() == page {
+                Ok(())
+            } else {
+                Err(format!("{from} -> {name}: {}", out.describe()))
+            }
+        });
+        if let Err(e) = got {
+            nodes.fail(e);
+        }
     }
 
     // A node whose address is only reachable through a router gets no route, and the

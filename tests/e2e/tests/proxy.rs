@@ -389,6 +389,15 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
     cluster.restart();
     cluster.wait_node_ready();
     assert_eq!(closet_tables(), 1);
+    // The restarted agent adopts the running containers before exec reaches them again.
+    eventually(Duration::from_secs(90), || {
+        let out = ns.kubectl(&["exec", "web-a", "--", "true"]);
+        if out.success() {
+            Ok(())
+        } else {
+            Err(out.describe())
+        }
+    });
     assert_eq!(answer(&ns, "web-a", "http://10.43.0.61/"), "web-a");
     let body = eventually(Duration::from_secs(30), || {
         lan.wget(&format!("http://{LAN_HOST}:30080/"))
