@@ -44,65 +44,20 @@ struct Running {
 impl Cluster {
     /// Starts a server in a fresh temp dir on a free port and waits until `/readyz` answers.
     pub fn start() -> Self {
-        crate::install_crypto();
-        let dir = tempfile::Builder::new()
-            .prefix("closet-e2e-")
-            .tempdir()
-            .expect("create a temp dir for the cluster");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-            agent: false,
-            running: Mutex::new(None),
-            starts: 0.into(),
-            settings: String::new(),
-            bind: LOOPBACK,
-        };
-        cluster.spawn(false);
-        cluster
+        Self::launch(LOOPBACK, "", false)
     }
 
     /// Starts a server without an agent, with extra config-file lines (`settings`, YAML keys
     /// mirroring the flags), for tests that join a separate `closet agent`.
     pub fn start_with(settings: &str) -> Self {
-        crate::install_crypto();
-        let dir = tempfile::Builder::new()
-            .prefix("closet-e2e-")
-            .tempdir()
-            .expect("create a temp dir for the cluster");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-            agent: false,
-            running: Mutex::new(None),
-            starts: 0.into(),
-            settings: settings.to_owned(),
-            bind: LOOPBACK,
-        };
-        cluster.spawn(false);
-        cluster
+        Self::launch(LOOPBACK, settings, false)
     }
 
     /// Like [`Cluster::start_with`], with the API listening on `bind` instead of 127.0.0.1
     /// (an address on a bridge that agents in other network namespaces reach). The serving
     /// certificate covers it; the admin kubeconfig and [`Cluster::url`] name it.
     pub fn start_on(bind: IpAddr, settings: &str) -> Self {
-        crate::install_crypto();
-        let dir = tempfile::Builder::new()
-            .prefix("closet-e2e-")
-            .tempdir()
-            .expect("create a temp dir for the cluster");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-            agent: false,
-            running: Mutex::new(None),
-            starts: 0.into(),
-            settings: settings.to_owned(),
-            bind,
-        };
-        cluster.spawn(false);
-        cluster
+        Self::launch(bind, settings, false)
     }
 
     /// Starts a server with its node agent (containerd, CNI, pods) and waits until the node
@@ -115,22 +70,33 @@ impl Cluster {
     /// [`Cluster::with_agent`] with extra config-file lines (`settings`, YAML keys mirroring
     /// the flags).
     pub fn with_agent_settings(settings: &str) -> Self {
+        let cluster = Self::launch(LOOPBACK, settings, true);
+        cluster.wait_node_ready();
+        cluster
+    }
+
+    /// A server in a fresh temp dir on a free port of `bind`, started and answering `/readyz`.
+    fn launch(bind: IpAddr, settings: &str, agent: bool) -> Self {
         crate::install_crypto();
+        let prefix = if agent {
+            "closet-e2e-node-"
+        } else {
+            "closet-e2e-"
+        };
         let dir = tempfile::Builder::new()
-            .prefix("closet-e2e-node-")
+            .prefix(prefix)
             .tempdir()
             .expect("create a temp dir for the cluster");
         let cluster = Self {
             dir,
             port: free_port(),
-            agent: true,
+            agent,
             running: Mutex::new(None),
             starts: 0.into(),
             settings: settings.to_owned(),
-            bind: LOOPBACK,
+            bind,
         };
         cluster.spawn(false);
-        cluster.wait_node_ready();
         cluster
     }
 

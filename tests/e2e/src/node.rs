@@ -265,3 +265,32 @@ pub fn agent_turn() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// A cluster with its node agent, held by one test at a time in this process.
+pub struct NodeCluster {
+    cluster: crate::Cluster,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for NodeCluster {
+    type Target = crate::Cluster;
+    fn deref(&self) -> &crate::Cluster {
+        &self.cluster
+    }
+}
+
+/// A cluster with its agent and the busybox image imported, or `None` (the reason printed,
+/// the test skips) when this machine cannot run pods.
+pub fn node_cluster() -> Option<NodeCluster> {
+    if let Some(reason) = cannot_run_pods() {
+        eprintln!("skipping: {reason}");
+        return None;
+    }
+    let turn = agent_turn();
+    let cluster = crate::Cluster::with_agent();
+    import_busybox(&cluster);
+    Some(NodeCluster {
+        cluster,
+        _turn: turn,
+    })
+}

@@ -8,14 +8,9 @@ use std::time::Duration;
 use closet_e2e::{Cluster, TestNs, node, test_ns};
 
 fn with_cluster(test: impl FnOnce(&Cluster)) {
-    if let Some(reason) = node::cannot_run_pods() {
-        eprintln!("skipping: {reason}");
-        return;
+    if let Some(cluster) = node::node_cluster() {
+        test(&cluster);
     }
-    let _turn = node::agent_turn();
-    let cluster = Cluster::with_agent();
-    node::import_busybox(&cluster);
-    test(&cluster);
 }
 
 /// A Job manifest running `command` in busybox.

@@ -14,37 +14,9 @@ mod volumes;
 
 use std::time::Duration;
 
-use closet_e2e::{Cluster, TestNs, eventually, node};
+use closet_e2e::{TestNs, eventually, node};
 
-/// A cluster with a node agent, held by one test at a time (`cargo test` runs tests on
-/// threads; nextest's test group covers separate processes).
-pub struct NodeCluster {
-    cluster: Cluster,
-    _turn: std::sync::MutexGuard<'static, ()>,
-}
-
-impl std::ops::Deref for NodeCluster {
-    type Target = Cluster;
-    fn deref(&self) -> &Cluster {
-        &self.cluster
-    }
-}
-
-/// A cluster with its agent and the busybox image imported, skipping when kubectl or
-/// containerd is missing.
-pub fn node_cluster() -> Option<NodeCluster> {
-    if let Some(reason) = node::cannot_run_pods() {
-        eprintln!("skipping: {reason}");
-        return None;
-    }
-    let turn = node::agent_turn();
-    let cluster = Cluster::with_agent();
-    node::import_busybox(&cluster);
-    Some(NodeCluster {
-        cluster,
-        _turn: turn,
-    })
-}
+pub use closet_e2e::node::{NodeCluster, node_cluster};
 
 /// A pod manifest running `command` in busybox, with extra container fields (`extra`, YAML
 /// at the container's indentation) and pod fields (`pod_extra`).

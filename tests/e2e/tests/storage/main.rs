@@ -16,36 +16,9 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use closet_e2e::{Cluster, TestNs, node};
+use closet_e2e::TestNs;
 
-/// A cluster with a node agent, held by one test at a time.
-pub struct NodeCluster {
-    cluster: Cluster,
-    _turn: std::sync::MutexGuard<'static, ()>,
-}
-
-impl std::ops::Deref for NodeCluster {
-    type Target = Cluster;
-    fn deref(&self) -> &Cluster {
-        &self.cluster
-    }
-}
-
-/// A cluster with its agent and busybox imported; `None` (the test skips) without kubectl,
-/// containerd or root.
-pub fn node_cluster() -> Option<NodeCluster> {
-    if let Some(reason) = node::cannot_run_pods() {
-        eprintln!("skipping: {reason}");
-        return None;
-    }
-    let turn = node::agent_turn();
-    let cluster = Cluster::with_agent();
-    node::import_busybox(&cluster);
-    Some(NodeCluster {
-        cluster,
-        _turn: turn,
-    })
-}
+pub use closet_e2e::node::{NodeCluster, node_cluster};
 
 /// Waits until `pod` is Ready.
 pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
