@@ -186,19 +186,21 @@ async fn back_to_back_pods_spread_and_the_overflow_waits_for_a_node() {
         h.failure("big").await,
         "0/2 nodes are available: 2 Insufficient cpu."
     );
+    // The event and the pod's condition are separate writes: wait for the condition too.
     let pods: Api<Pod> = Api::namespaced(h.client.clone(), "default");
-    let condition = pods
-        .get("big")
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .conditions
-        .unwrap();
-    let scheduled = condition
-        .iter()
-        .find(|c| c.type_ == "PodScheduled")
-        .unwrap();
+    let scheduled = eventually(|| {
+        let pods = pods.clone();
+        async move {
+            pods.get("big")
+                .await
+                .unwrap()
+                .status?
+                .conditions?
+                .into_iter()
+                .find(|c| c.type_ == "PodScheduled")
+        }
+    })
+    .await;
     assert_eq!(scheduled.status, "False");
     assert_eq!(scheduled.reason.as_deref(), Some("Unschedulable"));
     assert_eq!(
