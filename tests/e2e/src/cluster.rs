@@ -208,6 +208,15 @@ impl Cluster {
         lines[from..].join("\n")
     }
 
+    /// The last lines of the agent's containerd log (every containerd of this data dir).
+    pub fn containerd_log_tail(&self) -> String {
+        let path = self.data_dir().join("agent").join("containerd.log");
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[from..].join("\n")
+    }
+
     /// Panics with `msg` followed by the tail of the server log.
     #[track_caller]
     pub fn fail(&self, msg: impl std::fmt::Display) -> ! {
@@ -425,6 +434,12 @@ impl Drop for Cluster {
                 "--- closet server log (last {LOG_TAIL_LINES} lines) ---\n{}",
                 self.log_tail()
             );
+            if self.agent {
+                eprintln!(
+                    "--- containerd log (last {LOG_TAIL_LINES} lines) ---\n{}",
+                    self.containerd_log_tail()
+                );
+            }
         }
         self.kill9();
         if self.agent {

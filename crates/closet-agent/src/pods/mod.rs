@@ -98,6 +98,8 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
     let mut relist = tokio::time::interval(RELIST);
     relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut synced = false;
+    // Pods of a list in progress, woken once it is complete.
+    let mut listed: Vec<String> = Vec::new();
     let mut swept = false;
     let mut fingerprints: HashMap<String, Vec<(String, i32)>> = HashMap::new();
 
@@ -116,12 +118,25 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
         tokio::select! {
             () = &mut shutdown => break,
             event = events.next() => match event {
-                Some(Ok(Event::Apply(pod) | Event::Delete(pod) | Event::InitApply(pod))) => {
+                Some(Ok(Event::Apply(pod) | Event::Delete(pod))) => {
                     if let Some(uid) = pod.metadata.uid.as_deref() {
                         wake(uid, &mut workers, &mut tasks);
                     }
                 }
-                Some(Ok(Event::InitDone)) => synced = true,
+                // The store shows a (re)list only once it is complete: a worker woken earlier
+                // would find its pod missing and take it for deleted, killing a running pod
+                // (as after an agent restart, when the runtime is relisted before the API).
+                Some(Ok(Event::InitApply(pod))) => {
+                    if let Some(uid) = pod.metadata.uid {
+                        listed.push(uid);
+                    }
+                }
+                Some(Ok(Event::InitDone)) => {
+                    synced = true;
+                    for uid in std::mem::take(&mut listed) {
+                        wake(&uid, &mut workers, &mut tasks);
+                    }
+                }
                 Some(Ok(Event::Init)) => {}
                 Some(Err(err)) => tracing::warn!("watching this node's pods: {err}"),
                 None => break,
@@ -132,11 +147,15 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
                 }
             }
             _ = relist.tick() => {
+                // Until the API's pods are known, a sandbox cannot be told from an orphan.
+                if !synced {
+                    continue;
+                }
                 let Ok(current) = relist_runtime(shared.runtime.as_ref()).await else { continue };
                 for (uid, print) in &current {
                     let changed = fingerprints.get(uid) != Some(print);
                     // A sandbox whose pod the API no longer has: its worker cleans it up.
-                    let orphan = synced && !store.state().iter().any(|p| p.metadata.uid.as_deref() == Some(uid));
+                    let orphan = !store.state().iter().any(|p| p.metadata.uid.as_deref() == Some(uid));
                     if changed || (orphan && !workers.contains_key(uid)) {
                         wake(uid, &mut workers, &mut tasks);
                     }
@@ -144,7 +163,7 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
                 // Pod directories (volumes, tmpfs mounts) whose pod is gone from both the API
                 // and the runtime, as after a pod was deleted while the agent was down: a
                 // worker with no pod and nothing running just cleans them up.
-                if synced && !swept {
+                if !swept {
                     swept = true;
                     for uid in pod_dirs(&shared.pods_dir) {
                         let known = current.contains_key(&uid)
