@@ -49,7 +49,7 @@ pub struct AgentConfig {
     pub server_ip: Option<IpAddr>,
     /// The cluster CIDR (blackholed as a whole; the node's own range is routed to its bridge).
     pub cluster_cidr: String,
-    /// The service CIDR (blackholed).
+    /// The service CIDR (routed into the pod bridge, never out of the node).
     pub service_cidr: String,
     /// The port the node API listens on (0: any free port).
     pub node_api_port: u16,
@@ -199,10 +199,18 @@ impl Agent {
         if let Some(why) = &network_missing {
             tracing::warn!("pods cannot get a network: {why}");
         }
-        if let Err(why) =
-            network::routes::install_blackholes(&[&config.cluster_cidr, &config.service_cidr]).await
-        {
+        if let Err(why) = network::routes::install_blackholes(&[&config.cluster_cidr]).await {
             tracing::warn!("{why}");
+        }
+        if let Err(why) =
+            network::routes::route_services(&config.service_cidr, network::cni::BRIDGE, &pod_cidr)
+                .await
+        {
+            tracing::warn!("the node itself cannot reach ClusterIPs: {why}");
+            // Never let the service range follow the default route.
+            if let Err(why) = network::routes::install_blackholes(&[&config.service_cidr]).await {
+                tracing::warn!("{why}");
+            }
         }
         // Without a pod network the node says why in its Ready condition.
         let ready = network_missing.map_or(Ok(()), Err);

@@ -130,6 +130,29 @@ fn parse_url(url: &str) -> (String, String, String) {
     (host.to_owned(), port.to_owned(), format!("/{path}"))
 }
 
+/// A GET from this machine itself (the node's network namespace, as a host-network pod or
+/// someone logged in on the node would send it): the body, or the error text.
+fn get_from_node(url: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let (host, port, path) = parse_url(url);
+    let address: std::net::SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(3))
+        .map_err(|e| format!("connect {address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(request(&path).as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| format!("reading from {address}: {e}"))?;
+    body(&answer, "", true)
+}
+
 /// A GET from inside `pod`: the body, or the error text.
 fn wget_from(ns: &TestNs<'_>, pod: &str, url: &str) -> Result<String, String> {
     let (host, port, path) = parse_url(url);
@@ -297,6 +320,13 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
         seen,
         BTreeSet::from(["web-a".to_owned(), "web-b".to_owned()])
     );
+
+    // The node itself reaches a ClusterIP: its route into the bridge lets the output hook's
+    // DNAT happen (a blackhole route would fail `connect()` first).
+    let body = eventually(Duration::from_secs(10), || {
+        get_from_node("http://10.43.0.60/")
+    });
+    assert!(body == "web-a" || body == "web-b", "{body}");
 
     // Hairpin: a pod reaches itself through its own Service.
     assert_eq!(answer(&ns, "web-a", "http://10.43.0.61/"), "web-a");

@@ -1,5 +1,5 @@
-//! Node networking: the CNI config containerd uses for pods, blackhole routes for the cluster
-//! ranges, routes to the other nodes' pods, and the cluster DNS address on its dummy interface.
+//! Node networking: the CNI config containerd uses for pods, routes that keep the cluster
+//! ranges on the node, routes to the other nodes' pods, and the cluster DNS address on its dummy interface.
 
 pub mod cni;
 pub mod dns_address;

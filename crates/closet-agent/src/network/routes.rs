@@ -1,29 +1,88 @@
-//! Blackhole routes for the cluster and service ranges, so that a packet for a cluster
-//! address that nothing on this machine claims is dropped here instead of leaving through
-//! the default gateway onto the home network. More specific routes (the node's own pod
-//! bridge, routes to other nodes' pod ranges) still win.
+//! Routes for the cluster and service ranges, so that a packet for a cluster address that
+//! nothing on this machine claims never leaves through the default gateway onto the home
+//! network:
+//!
+//! - the cluster (pod) range is blackholed; more specific routes (the node's own pod bridge,
+//!   routes to other nodes' pod ranges) still win;
+//! - the service range goes into the pod bridge, from the bridge's own address. A route
+//!   lookup must succeed for the node itself (and host-network pods) to reach a ClusterIP:
+//!   the proxy's DNAT in the output hook comes after it, and a blackhole fails `connect()`
+//!   first. A packet for a service address that no rule rewrote goes nowhere but the bridge,
+//!   whose only ports are pods. A blackhole with a higher metric stays behind that route, for
+//!   when the bridge is gone.
 //!
 //! Routes go through `ip` (iproute2, on every Debian-family system) rather than netlink
-//! bindings: two idempotent commands at start-up do not justify the dependency.
+//! bindings: a few idempotent commands at start-up do not justify the dependency.
 
 use tokio::process::Command;
+
+/// The metric of the blackhole behind the service range's route into the bridge.
+const SERVICE_FALLBACK_METRIC: &str = "4242";
 
 /// Installs (or keeps) a blackhole route for each CIDR.
 pub async fn install_blackholes(cidrs: &[&str]) -> Result<(), String> {
     for cidr in cidrs {
-        let output = Command::new("ip")
-            .args(["route", "replace", "blackhole", cidr])
-            .output()
-            .await
-            .map_err(|e| format!("cannot run `ip route` (package iproute2): {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "`ip route replace blackhole {cidr}` failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
+        ip(&["route", "replace", "blackhole", cidr]).await?;
     }
     Ok(())
+}
+
+/// Routes `service_cidr` into `bridge` from the bridge's gateway address in `pod_cidr`
+/// (creating the bridge, as the CNI bridge plugin would on the first pod, if it is not there
+/// yet), with a blackhole of a higher metric behind it. Replaces the metric-0 blackhole that
+/// earlier versions installed for the range.
+pub async fn route_services(
+    service_cidr: &str,
+    bridge: &str,
+    pod_cidr: &str,
+) -> Result<(), String> {
+    let (net, prefix) =
+        parse_v4(pod_cidr).ok_or_else(|| format!("{pod_cidr:?} is not an IPv4 CIDR"))?;
+    let gateway = std::net::Ipv4Addr::from(u32::from(net).wrapping_add(1));
+    if ip(&["link", "show", "dev", bridge]).await.is_err() {
+        ip(&["link", "add", bridge, "type", "bridge"]).await?;
+    }
+    // The address the bridge plugin gives the bridge (`isGateway`); "exists" is fine.
+    let _ = ip(&["addr", "add", &format!("{gateway}/{prefix}"), "dev", bridge]).await;
+    ip(&["link", "set", bridge, "up"]).await?;
+    let gateway = gateway.to_string();
+    ip(&[
+        "route",
+        "replace",
+        service_cidr,
+        "dev",
+        bridge,
+        "src",
+        &gateway,
+    ])
+    .await?;
+    ip(&[
+        "route",
+        "replace",
+        "blackhole",
+        service_cidr,
+        "metric",
+        SERVICE_FALLBACK_METRIC,
+    ])
+    .await
+}
+
+/// Runs `ip ARGS`; the error names the command and what it printed.
+async fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run `ip` (package iproute2): {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
 }
 
 /// Removes IPv4 addresses from the pod bridge that do not belong to `pod_cidr`: left behind
