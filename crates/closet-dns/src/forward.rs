@@ -70,20 +70,33 @@ impl ForwardSettings {
 
 /// Resolves names outside the cluster through the upstreams.
 pub struct Forwarder {
-    settings: ForwardSettings,
+    /// The servers asked, in order; replaced when the host's resolvers change.
+    upstreams: std::sync::RwLock<Vec<SocketAddr>>,
+    timeout: Duration,
     cache: Cache,
 }
 
 impl Forwarder {
     /// A forwarder with an empty cache.
     pub fn new(settings: ForwardSettings) -> Forwarder {
-        let cache = Cache::new(settings.cache);
-        Forwarder { settings, cache }
+        Forwarder {
+            upstreams: std::sync::RwLock::new(settings.upstreams),
+            timeout: settings.timeout,
+            cache: Cache::new(settings.cache),
+        }
     }
 
     /// The servers this forwarder asks.
-    pub fn upstreams(&self) -> &[SocketAddr] {
-        &self.settings.upstreams
+    pub fn upstreams(&self) -> Vec<SocketAddr> {
+        self.upstreams
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Asks `upstreams` from now on (answers already cached stay until they expire).
+    pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) {
+        *self.upstreams.write().unwrap_or_else(|e| e.into_inner()) = upstreams;
     }
 
     /// The answer to `query`: from the cache, else from the first upstream that answers;
@@ -98,8 +111,8 @@ impl Forwarder {
             return hit;
         }
         let mut last = None;
-        for server in &self.settings.upstreams {
-            match exchange(*server, query, self.settings.timeout).await {
+        for server in self.upstreams() {
+            match exchange(server, query, self.timeout).await {
                 Ok(reply) => {
                     let answer = Answer {
                         rcode: reply.metadata.response_code,

@@ -82,7 +82,8 @@ pub async fn run(
 ) {
     let ranges: Vec<&str> = config.reverse_ranges.iter().map(String::as_str).collect();
     let index = Index::new(ZoneSettings::new(&config.domain, &ranges));
-    let upstreams = if config.upstreams.is_empty() {
+    let follow_host = config.upstreams.is_empty();
+    let upstreams = if follow_host {
         upstreams::host_upstreams()
     } else {
         config.upstreams
@@ -102,13 +103,37 @@ pub async fn run(
     let forwarder = Arc::new(forward::Forwarder::new(forward::ForwardSettings::new(
         upstreams,
     )));
-    let handler = Arc::new(Handler::new(index.clone(), forwarder));
+    let handler = Arc::new(Handler::new(index.clone(), forwarder.clone()));
     let watch = async {
         index.watch(client, std::future::pending()).await;
         std::future::pending::<()>().await;
     };
+    let follow = async {
+        if follow_host {
+            follow_host_upstreams(&forwarder).await;
+        }
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
         () = watch => {}
+        () = follow => {}
         () = listeners.serve(handler, shutdown) => {}
+    }
+}
+
+/// How often the host's resolver files are read again.
+const UPSTREAM_REREAD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Keeps the forwarder on the host's resolvers as they change (a laptop moving between
+/// networks, a DHCP lease naming a new server), reading the files every few seconds. An
+/// empty list (a resolv.conf being rewritten) keeps the servers there were.
+async fn follow_host_upstreams(forwarder: &forward::Forwarder) {
+    loop {
+        tokio::time::sleep(UPSTREAM_REREAD).await;
+        let now = upstreams::host_upstreams();
+        if !now.is_empty() && now != forwarder.upstreams() {
+            tracing::info!(upstreams = ?now, "the host's resolvers changed; cluster DNS forwards to them now");
+            forwarder.set_upstreams(now);
+        }
     }
 }

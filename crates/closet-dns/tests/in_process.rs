@@ -371,3 +371,21 @@ async fn ask_tcp(server: SocketAddr, name: &str) -> Message {
     stream.read_exact(&mut reply).await.unwrap();
     Message::from_vec(&reply).unwrap()
 }
+
+#[tokio::test]
+async fn the_forwarder_moves_to_new_upstreams() {
+    let mut settings = ForwardSettings::new(vec!["127.0.0.1:1".parse().unwrap()]);
+    settings.timeout = Duration::from_millis(300);
+    let forwarder = Forwarder::new(settings);
+    let question = |name: &str| Query::query(Name::from_ascii(name).unwrap(), RecordType::A);
+    let before = forwarder.resolve(&question("before.example.test.")).await;
+    assert_eq!(before.rcode, ResponseCode::ServFail);
+
+    let (upstream, seen) = fake_upstream().await;
+    forwarder.set_upstreams(vec![upstream]);
+    assert_eq!(forwarder.upstreams(), vec![upstream]);
+    let after = forwarder.resolve(&question("after.example.test.")).await;
+    assert_eq!(after.rcode, ResponseCode::NoError);
+    assert_eq!(after.answers.len(), 1);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
