@@ -30,27 +30,34 @@ pub fn remove_pods(socket: &Path) {
             return;
         };
         // A containerd that has just started answers "not initialized" until its CRI has
-        // loaded its state: ask again (bounded) rather than leaving every pod behind.
-        let mut sandboxes = Vec::new();
-        for _ in 0..100 {
-            match client.all_sandboxes().await {
-                Ok(all) => {
-                    sandboxes = all;
+        // loaded its state: ask again (bounded) rather than leaving every pod behind. A
+        // sandbox the killed agent was still creating can appear after the first listing,
+        // and a removal can fail while its stop settles: a few passes until none is left.
+        for _ in 0..3 {
+            let mut sandboxes = None;
+            for _ in 0..100 {
+                if let Ok(all) = client.all_sandboxes().await {
+                    sandboxes = Some(all);
                     break;
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-        for sandbox in sandboxes {
-            let id = sandbox.id;
-            let _ = client
-                .stop_pod_sandbox(cri::StopPodSandboxRequest {
-                    pod_sandbox_id: id.clone(),
-                })
-                .await;
-            let _ = client
-                .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
-                .await;
+            let sandboxes = sandboxes.unwrap_or_default();
+            if sandboxes.is_empty() {
+                break;
+            }
+            for sandbox in sandboxes {
+                let id = sandbox.id;
+                let _ = client
+                    .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                        pod_sandbox_id: id.clone(),
+                    })
+                    .await;
+                let _ = client
+                    .remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
     // The agent's own mounts (tmpfs for secret volumes, subPath binds) stay behind when the
