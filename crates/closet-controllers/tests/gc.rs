@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
+use closet_apiserver::Config;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -20,14 +19,8 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    let client = kube::Client::new(api.router_as(admin), "default");
+    let api = closet_testkit::apiserver(dir.path(), Config::default()).await;
+    let client = closet_testkit::admin_client(&api);
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(closet_controllers::gc::run(client.clone(), async move {
         let _ = stop_rx.await;

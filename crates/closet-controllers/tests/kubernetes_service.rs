@@ -8,8 +8,7 @@ use common::wait_for;
 
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
+use closet_apiserver::Config;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, PostParams};
@@ -18,20 +17,12 @@ use serde_json::json;
 #[tokio::test]
 async fn endpoints_controllers_leave_the_kubernetes_service_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(
-        store,
-        Config {
-            kubernetes_endpoint: Some("192.168.1.10:6443".parse().unwrap()),
-            ..Config::default()
-        },
-    );
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
+    let config = Config {
+        kubernetes_endpoint: Some("192.168.1.10:6443".parse().unwrap()),
+        ..Config::default()
     };
-    let client = kube::Client::new(api.router_as(admin), "default");
+    let api = closet_testkit::apiserver(dir.path(), config).await;
+    let client = closet_testkit::admin_client(&api);
     let eps: Api<Endpoints> = Api::default_namespaced(client.clone());
     let slices: Api<EndpointSlice> = Api::default_namespaced(client.clone());
     let before = (

@@ -8,10 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config as ApiConfig, auth::User};
 use closet_dns::forward::{ForwardSettings, Forwarder};
 use closet_dns::{Handler, Index, Listeners, ZoneSettings};
-use closet_store::sqlite::{Options, SqliteStore};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -22,14 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, ApiConfig::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
+    closet_testkit::client(dir.path()).await
 }
 
 /// The address upstream answers give every outside name.

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
+use closet_apiserver::Config;
 use closet_scheduler::platforms::{Platform, StaticPlatforms};
-use closet_store::sqlite::{Options, SqliteStore};
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -26,14 +25,8 @@ struct Harness {
 impl Harness {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-        let api = ApiServer::new(store, Config::default());
-        api.bootstrap().await.unwrap();
-        let admin = User {
-            name: "test".into(),
-            groups: vec!["system:masters".into()],
-        };
-        let client = kube::Client::new(api.router_as(admin), "default");
+        let api = closet_testkit::apiserver(dir.path(), Config::default()).await;
+        let client = closet_testkit::admin_client(&api);
         let platforms = StaticPlatforms(BTreeMap::from([(
             "example.test/arm-only:1".to_owned(),
             vec![Platform {

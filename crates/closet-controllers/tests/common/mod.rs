@@ -6,19 +6,9 @@
 
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
-
 /// A client of a fresh apiserver whose store lives in `dir`, as a cluster admin.
 pub(crate) async fn client(dir: &tempfile::TempDir) -> kube::Client {
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    kube::Client::new(api.router_as(admin), "default")
+    closet_testkit::client(dir.path()).await
 }
 
 /// Polls `check` until it reports done or `within` passes; returns its last value.

@@ -10,8 +10,7 @@
 
 use std::time::Duration;
 
-use closet_apiserver::{ApiServer, Config, auth::User};
-use closet_store::sqlite::{Options, SqliteStore};
+use closet_apiserver::Config;
 
 pub struct Env {
     pub client: kube::Client,
@@ -21,14 +20,8 @@ pub struct Env {
 
 pub async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("state.db"), Options::default()).unwrap();
-    let api = ApiServer::new(store, Config::default());
-    api.bootstrap().await.unwrap();
-    let admin = User {
-        name: "test".into(),
-        groups: vec!["system:masters".into()],
-    };
-    let client = kube::Client::new(api.router_as(admin), "default");
+    let api = closet_testkit::apiserver(dir.path(), Config::default()).await;
+    let client = closet_testkit::admin_client(&api);
     let (stop, rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = rx.clone();
