@@ -169,7 +169,9 @@ fn lookup_until(ns: &TestNs<'_>, args: &[&str], check: impl Fn(&str) -> bool) ->
 /// with the last output. Bounded by busybox's `timeout`: this busybox's `wget -T` crashes.
 fn wget_until(ns: &TestNs<'_>, url: &str, check: impl Fn(&str) -> bool) -> String {
     eventually(Duration::from_secs(30), || {
-        let out = ns.kubectl(&["exec", "client", "--", "timeout", "10", "wget", "-q", "-O-", url]);
+        let out = ns.kubectl(&[
+            "exec", "client", "--", "timeout", "10", "wget", "-q", "-O-", url,
+        ]);
         let page = out.stdout.trim();
         if out.success() && check(page) {
             Ok(page.to_owned())
@@ -203,7 +205,11 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
             "  hostname: web-0\n  subdomain: peers\n",
         ),
     );
-    apply(&ns, "web-1.yaml", &web_server("web-1", "    app: web\n", ""));
+    apply(
+        &ns,
+        "web-1.yaml",
+        &web_server("web-1", "    app: web\n", ""),
+    );
     apply(
         &ns,
         "client.yaml",
@@ -266,7 +272,10 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
             break;
         }
     }
-    assert_eq!(pages, BTreeSet::from(["web-0".to_owned(), "web-1".to_owned()]));
+    assert_eq!(
+        pages,
+        BTreeSet::from(["web-0".to_owned(), "web-1".to_owned()])
+    );
     let page = wget_until(&ns, &format!("http://{fqdn}/"), |p| p == "elsewhere");
     assert_eq!(page, "elsewhere");
 

@@ -85,9 +85,7 @@ fn wait_ready(ns: &TestNs<'_>, pods: &[&str]) {
 /// A GET from inside `pod` with its busybox `wget`: the body, or the error text. Bounded by
 /// busybox's `timeout`, since this busybox's `wget -T` crashes.
 fn wget_from(ns: &TestNs<'_>, pod: &str, url: &str) -> Result<String, String> {
-    let out = ns.kubectl(&[
-        "exec", pod, "--", "timeout", "10", "wget", "-q", "-O-", url,
-    ]);
+    let out = ns.kubectl(&["exec", pod, "--", "timeout", "10", "wget", "-q", "-O-", url]);
     if out.success() {
         Ok(out.stdout.trim().to_owned())
     } else {

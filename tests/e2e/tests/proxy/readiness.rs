@@ -58,7 +58,10 @@ fn a_backend_failing_its_readiness_probe_leaves_the_rotation_and_comes_back() {
     apply(&ns, &probed_backend("probed-a"));
     apply(&ns, &probed_backend("probed-b"));
     apply(&ns, &plain_pod("client", "sleep 3600"));
-    apply(&ns, &service("probed", "10.43.0.66", "    app: probed", "", ""));
+    apply(
+        &ns,
+        &service("probed", "10.43.0.66", "    app: probed", "", ""),
+    );
     wait_ready(&ns, &["probed-a", "probed-b", "client"]);
     wait_endpoints_exactly(&ns, "probed", &["probed-a=true", "probed-b=true"]);
     wait_both_reached(&ns);
