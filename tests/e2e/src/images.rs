@@ -1,7 +1,9 @@
 //! Test images built here, from the host's `busybox-static` (`apt-get install busybox-static`),
 //! since no internet registry is reachable: a small but complete userland with a shell,
 //! `httpd`, `wget`, `nc` and the usual tools, `/etc/passwd` with root and nobody (65534), and
-//! a world-writable `/tmp`.
+//! a world-writable `/tmp`. Its `wget` resolves names through the pod's resolv.conf with no
+//! NSS modules or `nsswitch.conf` in the image: the static glibc (>= 2.34) has the `files`
+//! and `dns` lookups built in. Its `wget -T` crashes; tests bound `wget` with `timeout`.
 //!
 //! [`busybox_archive`] gives an OCI archive for `ctr images import` or the agent's image drop
 //! directory; [`busybox_multiarch_layout`] an index listing this machine's platform and one

@@ -1,11 +1,13 @@
 //! Cluster DNS from inside a pod: the node agent's DNS server on 10.43.0.10 answers
 //! Service names (short names through the search path, other namespaces, headless Services,
-//! SRV, ExternalName, NXDOMAIN), and names outside the cluster come from a fake upstream
-//! resolver this test runs on 127.0.0.1 (`dns-upstream`), never from the internet.
+//! SRV, ExternalName, NXDOMAIN), `wget http://web` reaches a Service by name as any program
+//! using the C library's resolver would, and names outside the cluster come from a fake
+//! upstream resolver this test runs on 127.0.0.1 (`dns-upstream`), never from the internet.
 //! Runs under the machine-wide node lock (one agent at a time).
 
 #![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
 
+use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -89,7 +91,13 @@ fn skip_reason() -> Option<String> {
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|ids| ids.split_whitespace().nth(1))
         == Some("0");
-    (!root).then(|| "the node agent needs root".into())
+    if !root {
+        return Some("the node agent needs root".into());
+    }
+    // Requests by name go through the service proxy's nftables rules.
+    let nft = std::process::Command::new("nft").arg("--version").output();
+    nft.is_err()
+        .then(|| "no `nft` (apt-get install nftables)".into())
 }
 
 fn apply(ns: &TestNs<'_>, file: &str, yaml: &str) {
@@ -97,10 +105,25 @@ fn apply(ns: &TestNs<'_>, file: &str, yaml: &str) {
     ns.kubectl_ok(&["apply", "-f", &path]);
 }
 
-fn sleeper(name: &str, labels: &str, pod_extra: &str) -> String {
+/// A busybox pod running `command`.
+fn pod(name: &str, labels: &str, pod_extra: &str, command: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n{pod_extra}  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n{labels}spec:\n{pod_extra}  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {image}\n    imagePullPolicy: Never\n    command: [\"sh\", \"-c\", {command:?}]\n",
         image = node::BUSYBOX,
+    )
+}
+
+fn sleeper(name: &str, labels: &str, pod_extra: &str) -> String {
+    pod(name, labels, pod_extra, "sleep 3600")
+}
+
+/// A pod whose busybox httpd answers `/` on port 80 with the pod's hostname.
+fn web_server(name: &str, labels: &str, pod_extra: &str) -> String {
+    pod(
+        name,
+        labels,
+        pod_extra,
+        "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www",
     )
 }
 
@@ -142,6 +165,22 @@ fn lookup_until(ns: &TestNs<'_>, args: &[&str], check: impl Fn(&str) -> bool) ->
     })
 }
 
+/// `wget` of `url` in the client pod until the page it returns satisfies `check`, failing
+/// with the last output. Bounded by busybox's `timeout`: this busybox's `wget -T` crashes.
+fn wget_until(ns: &TestNs<'_>, url: &str, check: impl Fn(&str) -> bool) -> String {
+    eventually(Duration::from_secs(30), || {
+        let out = ns.kubectl(&[
+            "exec", "client", "--", "timeout", "10", "wget", "-q", "-O-", url,
+        ]);
+        let page = out.stdout.trim();
+        if out.success() && check(page) {
+            Ok(page.to_owned())
+        } else {
+            Err(format!("wget {url}: {}", out.describe()))
+        }
+    })
+}
+
 #[test]
 fn pods_resolve_services_and_outside_names_through_the_node_dns() {
     if let Some(reason) = skip_reason() {
@@ -160,13 +199,17 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
     apply(
         &ns,
         "web-0.yaml",
-        &sleeper(
+        &web_server(
             "web-0",
             "    app: web\n",
             "  hostname: web-0\n  subdomain: peers\n",
         ),
     );
-    apply(&ns, "web-1.yaml", &sleeper("web-1", "    app: web\n", ""));
+    apply(
+        &ns,
+        "web-1.yaml",
+        &web_server("web-1", "    app: web\n", ""),
+    );
     apply(
         &ns,
         "client.yaml",
@@ -181,14 +224,21 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
             OUTSIDE_NAME.trim_end_matches('.')
         ),
     );
+    // A Service of the same name in another namespace, with a backend of its own.
+    apply(
+        &other,
+        "elsewhere.yaml",
+        &web_server("elsewhere", "    app: web\n", ""),
+    );
     apply(
         &other,
         "web.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 10.43.0.51\n  ports:\n  - port: 8080\n",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 10.43.0.51\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
     );
     for pod in ["web-0", "web-1", "client"] {
         wait_ready(&ns, pod);
     }
+    wait_ready(&other, "elsewhere");
 
     // The pod's resolv.conf points at the node's DNS with the cluster search path.
     let resolv = ns.kubectl_ok(&["exec", "client", "--", "cat", "/etc/resolv.conf"]);
@@ -209,6 +259,25 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
     );
     let fqdn = format!("web.{}.svc.cluster.local", other.name());
     lookup_until(&ns, &[&fqdn], |o| o.contains("10.43.0.51"));
+
+    // The same names from an ordinary client: busybox `wget` resolves them through the C
+    // library's resolver (the pod's resolv.conf: search path, ndots:5, the node's DNS) and
+    // its request goes through the ClusterIP to a backend.
+    let mut pages = BTreeSet::new();
+    for _ in 0..40 {
+        pages.insert(wget_until(&ns, "http://web", |p| {
+            p == "web-0" || p == "web-1"
+        }));
+        if pages.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        pages,
+        BTreeSet::from(["web-0".to_owned(), "web-1".to_owned()])
+    );
+    let page = wget_until(&ns, &format!("http://{fqdn}/"), |p| p == "elsewhere");
+    assert_eq!(page, "elsewhere");
 
     // The headless Service lists every ready pod; web-0 also has its own name.
     let ip0 = ns.kubectl_ok(&["get", "pod", "web-0", "-o", "jsonpath={.status.podIP}"]);
