@@ -41,7 +41,7 @@ use clap::Parser;
 use closet_bench::node::{self, NodeServer};
 use closet_bench::probe::Probe;
 use closet_bench::{gate, procs, server};
-use closet_cri::CriClient;
+use closet_cri::{CriClient, RuntimeExt};
 use kube::Client;
 
 use crate::prober::Prober;
@@ -87,6 +87,8 @@ const NODE: &str = "svc-bench";
 const NAMESPACE: &str = "svc-bench";
 /// Each path gets one unrecorded `wrk` run of this length first.
 const WARM_UP: Duration = Duration::from_secs(2);
+/// How long the agent may take to tear the deleted pods down.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Quiet time between two new Services.
 const BETWEEN_SERVICES: Duration = Duration::from_millis(200);
 
@@ -130,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             r.readyz = ready;
             let mut prober = None;
             let measured = runtime.block_on(run(&srv, root.path(), &args, &mut r, &mut prober));
-            let cleanup = runtime.block_on(cleanup(srv, prober));
+            let cleanup = runtime.block_on(cleanup(srv, root.path(), prober));
             measured.and(cleanup)
         }
         Err(e) => Err(e),
@@ -272,7 +274,7 @@ fn note_other_agents(srv: &NodeServer, r: &mut Results) {
 
 /// Stops the prober, deletes the Services and pods through the API, then stops the server
 /// with SIGTERM.
-async fn cleanup(srv: NodeServer, prober: Option<Prober>) -> anyhow::Result<()> {
+async fn cleanup(srv: NodeServer, scratch: &Path, prober: Option<Prober>) -> anyhow::Result<()> {
     phase("cleaning up");
     if let Some(prober) = prober {
         prober.stop().await;
@@ -282,12 +284,31 @@ async fn cleanup(srv: NodeServer, prober: Option<Prober>) -> anyhow::Result<()> 
         workload::delete_all(&Client::try_from(config)?, NAMESPACE).await
     };
     // The sandboxes are removed through CRI afterwards in any case.
-    if let Err(e) = deleted.await {
-        eprintln!("svc_bench: deleting the pods through the API: {e:#}");
+    match deleted.await {
+        Ok(()) => wait_torn_down(&srv, scratch).await,
+        Err(e) => eprintln!("svc_bench: deleting the pods through the API: {e:#}"),
     }
     let log = srv.log_tail();
     tokio::task::block_in_place(|| srv.stop()).with_context(|| format!("its log:\n{log}"))?;
     Ok(())
+}
+
+/// Waits (up to [`TEARDOWN_TIMEOUT`]) until the agent has removed the deleted pods' sandboxes
+/// and unmounted their volumes: a pod leaves the API before its volumes are torn down, and
+/// a server stopped in between would leave the mounts behind.
+async fn wait_torn_down(srv: &NodeServer, scratch: &Path) {
+    let Ok(cri) = CriClient::connect(srv.containerd_socket()).await else {
+        return;
+    };
+    let started = Instant::now();
+    while started.elapsed() < TEARDOWN_TIMEOUT {
+        let sandboxes = cri.all_sandboxes().await.map_or(1, |s| s.len());
+        if sandboxes == 0 && procs::mounts_under(scratch).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("svc_bench: the agent had not torn the pods down after {TEARDOWN_TIMEOUT:?}");
 }
 
 /// What of the run is still there after cleanup, as sentences for the report.
