@@ -194,6 +194,7 @@ async fn run(
     let pod_ip = workload::start_pods(&admin, NAMESPACE).await?;
     r.pods_ready = t0.elapsed();
     let pid = workload::client_sandbox_pid(&cri, NAMESPACE).await?;
+    tune_client_netns(pid).await?;
     let prober = prober_slot.insert(Prober::start(pid)?);
 
     let cluster_ip = workload::create_service(&admin, NAMESPACE, workload::BACKEND).await?;
@@ -259,6 +260,35 @@ async fn run(
         }
         r.services.push(times);
         tokio::time::sleep(BETWEEN_SERVICES).await;
+    }
+    Ok(())
+}
+
+/// Lets the client pod reuse ports of connections the backend still holds in TIME_WAIT.
+/// busybox `httpd` closes first, so each of the tens of thousands of connections a round
+/// opens leaves a TIME_WAIT socket in the backend for a minute; once the client's ports wrap
+/// around, a new SYN meets one. With TCP timestamps (randomized per connection) the backend
+/// rejects it as old and the client waits a second to retry, which would measure port
+/// reuse, not the proxy; without them the higher sequence number is accepted at once. A
+/// wider port range makes the reuse rarer. Both settings belong to the client pod's own
+/// network namespace only.
+async fn tune_client_netns(pid: u32) -> anyhow::Result<()> {
+    let out = tokio::process::Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args([
+            "sysctl",
+            "-w",
+            "net.ipv4.tcp_timestamps=0",
+            "net.ipv4.ip_local_port_range=1024 65535",
+        ])
+        .output()
+        .await
+        .context("running sysctl in the client pod's network namespace")?;
+    if !out.status.success() {
+        bail!(
+            "sysctl in the client pod's network namespace failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
