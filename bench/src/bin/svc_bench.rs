@@ -46,7 +46,7 @@ use kube::Client;
 
 use crate::prober::Prober;
 use crate::render::{Path as Via, Results, ServiceTimes};
-use crate::workload::{BACKEND_PORT, SERVICE_PORT};
+use crate::workload::{BACKEND_PORT, CLIENTS, SERVICE_PORT};
 use crate::wrk::Load;
 
 /// Benchmarks the Service proxy and how soon a new Service answers by name.
@@ -193,7 +193,9 @@ async fn run(
     let t0 = Instant::now();
     let pod_ip = workload::start_pods(&admin, NAMESPACE).await?;
     r.pods_ready = t0.elapsed();
-    let pid = workload::client_sandbox_pid(&cri, NAMESPACE).await?;
+    let pod_ip_client = workload::client_sandbox_pid(&cri, NAMESPACE, CLIENTS[0]).await?;
+    let pid = workload::client_sandbox_pid(&cri, NAMESPACE, CLIENTS[1]).await?;
+    tune_client_netns(pod_ip_client).await?;
     tune_client_netns(pid).await?;
     let prober = prober_slot.insert(Prober::start(pid)?);
 
@@ -219,17 +221,20 @@ async fn run(
         duration: WARM_UP,
         ..load
     };
-    wrk::run(pid, pod_target, warm_up).await?;
+    wrk::run(pod_ip_client, pod_target, warm_up).await?;
     wrk::run(pid, cluster_target, warm_up).await?;
     for round in 0..args.rounds {
-        for (via, target) in [(Via::PodIp, pod_target), (Via::ClusterIp, cluster_target)] {
+        for (via, client, target) in [
+            (Via::PodIp, pod_ip_client, pod_target),
+            (Via::ClusterIp, pid, cluster_target),
+        ] {
             phase(&format!(
                 "wrk round {} of {} via {target}",
                 round + 1,
                 args.rounds
             ));
             note_other_agents(srv, r);
-            r.rounds.push((via, wrk::run(pid, target, load).await?));
+            r.rounds.push((via, wrk::run(client, target, load).await?));
         }
     }
 

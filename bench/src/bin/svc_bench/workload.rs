@@ -17,8 +17,13 @@ use crate::image::BUSYBOX;
 
 /// The backend pod's name; also its `app` label, which every Service selects.
 pub(crate) const BACKEND: &str = "backend";
-/// The client pod's name.
-pub(crate) const CLIENT: &str = "client";
+/// The client pods: one sends to the pod IP, the other to the ClusterIP. Two clients keep
+/// the paths' connections apart in conntrack: the host keeps a closed connection's entry
+/// for two minutes, and a ClusterIP connection's reply tuple (backend to client port) is
+/// the original tuple of a pod IP connection from the same port, so one client alternating
+/// between the paths would have new connections clash with old ones and wait for SYN
+/// retransmits.
+pub(crate) const CLIENTS: [&str; 2] = ["client-pod-ip", "client-cluster-ip"];
 /// The port busybox `httpd` listens on in the backend.
 pub(crate) const BACKEND_PORT: u16 = 8080;
 /// The port every Service exposes (to [`BACKEND_PORT`]).
@@ -28,11 +33,11 @@ const PAUSE: &str = "closet.local/pause:1";
 /// How long pods may take to be Ready, or to be gone.
 const POD_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Creates the backend and the client pod and waits until both are Ready; returns the
+/// Creates the backend and the client pods and waits until all are Ready; returns the
 /// backend's pod IP.
 pub(crate) async fn start_pods(client: &Client, namespace: &str) -> anyhow::Result<Ipv4Addr> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    for manifest in [backend()?, client_pod()?] {
+    for manifest in [backend()?, client_pod(CLIENTS[0])?, client_pod(CLIENTS[1])?] {
         pods.create(&PostParams::default(), &manifest)
             .await
             .with_context(|| format!("creating pod {:?}", manifest.metadata.name))?;
@@ -40,8 +45,11 @@ pub(crate) async fn start_pods(client: &Client, namespace: &str) -> anyhow::Resu
     let started = Instant::now();
     loop {
         let backend = pods.get(BACKEND).await.context("reading the backend pod")?;
-        let client = pods.get(CLIENT).await.context("reading the client pod")?;
-        if ready(&backend) && ready(&client) {
+        let mut clients = Vec::new();
+        for name in CLIENTS {
+            clients.push(pods.get(name).await.context("reading a client pod")?);
+        }
+        if ready(&backend) && clients.iter().all(ready) {
             let ip = backend
                 .status
                 .and_then(|s| s.pod_ip)
@@ -52,9 +60,12 @@ pub(crate) async fn start_pods(client: &Client, namespace: &str) -> anyhow::Resu
         }
         if started.elapsed() > POD_TIMEOUT {
             bail!(
-                "pods not Ready after {POD_TIMEOUT:?}: backend {:?}, client {:?}",
+                "pods not Ready after {POD_TIMEOUT:?}: backend {:?}, clients {:?}",
                 backend.status.and_then(|s| s.phase),
-                client.status.and_then(|s| s.phase)
+                clients
+                    .iter()
+                    .map(|c| c.status.as_ref().and_then(|s| s.phase.clone()))
+                    .collect::<Vec<_>>()
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -90,11 +101,11 @@ fn backend() -> anyhow::Result<Pod> {
 }
 
 /// A pod that only holds a network namespace.
-fn client_pod() -> anyhow::Result<Pod> {
+fn client_pod(name: &str) -> anyhow::Result<Pod> {
     Ok(serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": { "name": CLIENT, "labels": { "app": CLIENT } },
+        "metadata": { "name": name, "labels": { "app": name } },
         "spec": {
             "containers": [{ "name": "pause", "image": PAUSE, "imagePullPolicy": "Never" }],
         },
@@ -143,7 +154,11 @@ pub(crate) async fn create_service(
 
 /// The PID of the client pod's sandbox (its pause process), from CRI's verbose sandbox
 /// status: `/proc/<pid>/ns/net` is the pod's network namespace.
-pub(crate) async fn client_sandbox_pid(cri: &CriClient, namespace: &str) -> anyhow::Result<u32> {
+pub(crate) async fn client_sandbox_pid(
+    cri: &CriClient,
+    namespace: &str,
+    client: &str,
+) -> anyhow::Result<u32> {
     let sandboxes = cri.all_sandboxes().await.context("listing sandboxes")?;
     let sandbox = sandboxes
         .iter()
@@ -151,7 +166,7 @@ pub(crate) async fn client_sandbox_pid(cri: &CriClient, namespace: &str) -> anyh
             s.state == cri::PodSandboxState::SandboxReady as i32
                 && s.metadata
                     .as_ref()
-                    .is_some_and(|m| m.name == CLIENT && m.namespace == namespace)
+                    .is_some_and(|m| m.name == client && m.namespace == namespace)
         })
         .context("no ready sandbox for the client pod")?;
     let status = cri
