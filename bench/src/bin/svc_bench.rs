@@ -1,6 +1,6 @@
 //! `svc_bench`: starts the release `closet server` with its node agent in a temporary
-//! directory, runs an HTTP backend pod (busybox `httpd`) behind a ClusterIP Service and a
-//! client pod, and measures, from inside the client pod's network namespace:
+//! directory, runs an HTTP backend pod (busybox `httpd`) behind a ClusterIP Service and two
+//! client pods (one per path), and measures, from inside the client pods' network namespaces:
 //!
 //! - the Service proxy's overhead: `wrk` requests per second to the backend's pod IP and to
 //!   its ClusterIP, in alternating rounds of the same run;

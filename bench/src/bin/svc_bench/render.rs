@@ -80,7 +80,7 @@ fn proxy(r: &Results) -> String {
     };
     out.push_str(&format!(
         "### Service proxy: HTTP requests per second, pod IP vs ClusterIP\n\n\
-         `wrk -t{} -c{} -d{}s` from inside the client pod's network namespace, rounds \
+         `wrk -t{} -c{} -d{}s` from inside a client pod's network namespace (one client pod per path), rounds \
          alternating between the backend's pod IP and its Service's ClusterIP. busybox \
          `httpd` closes every connection after one answer (no keep-alive), so every request \
          is a new connection: a new conntrack entry and NAT lookup each time, the worst case \
