@@ -35,6 +35,7 @@ bench: release
 	$(CARGO) run --release -p closet-bench --bin pod_bench
 	$(CARGO) run --release -p closet-bench --bin sched_bench
 	$(CARGO) run --release -p closet-bench --bin deploy_bench
+	$(CARGO) run --release -p closet-bench --bin svc_bench
 	bash bench/scripts/dns_bench.sh
 
 ## Fuzz body decoding and every patch type for a minute each (needs nightly and cargo-fuzz).

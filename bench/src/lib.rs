@@ -6,10 +6,16 @@
 //! Start reading at `src/bin/api_bench.rs`, which runs the phases in order; [`server`] owns
 //! the child process and its `/proc` numbers, [`load`] drives concurrent clients, [`watch`]
 //! measures fan-out, [`baseline`] runs the raw store beside the API for a side-by-side ratio.
+//! The node benchmarks (`pod_bench`, `svc_bench`) share [`node`] (the server with its node
+//! agent and the removal of its runtime), [`gate`] (waiting for other node agents to finish)
+//! and [`procs`] (what `/proc` says about a run's processes and mounts).
 
 pub mod baseline;
+pub mod gate;
 pub mod load;
+pub mod node;
 pub mod probe;
+pub mod procs;
 pub mod report;
 pub mod server;
 pub mod stats;

@@ -14,25 +14,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[allow(dead_code, reason = "shared with pod_bench, which uses all of it")]
-#[path = "pod_bench/gate.rs"]
-mod gate;
-#[allow(dead_code, reason = "shared with pod_bench, which uses all of it")]
-#[path = "pod_bench/node.rs"]
-mod node;
-#[allow(dead_code, reason = "shared with pod_bench, which uses all of it")]
-#[path = "pod_bench/procs.rs"]
-mod procs;
-
 use anyhow::{Context, bail};
 use clap::Parser;
+use closet_bench::node::{self, NodeServer};
 use closet_bench::probe::Probe;
-use closet_bench::server;
+use closet_bench::{gate, server};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-
-use crate::node::NodeServer;
 
 /// Benchmarks a Deployment's first rollout and a rolling update.
 #[derive(Debug, Parser)]

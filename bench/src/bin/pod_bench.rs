@@ -20,26 +20,20 @@ use std::time::{Duration, Instant};
 mod cri_pods;
 #[path = "pod_bench/ctr.rs"]
 mod ctr;
-#[path = "pod_bench/gate.rs"]
-mod gate;
-#[path = "pod_bench/node.rs"]
-mod node;
 #[path = "pod_bench/pods.rs"]
 mod pods;
-#[path = "pod_bench/procs.rs"]
-mod procs;
 #[path = "pod_bench/render.rs"]
 mod render;
 
 use anyhow::Context;
 use clap::Parser;
+use closet_bench::node::{self, NodeServer};
 use closet_bench::probe::Probe;
-use closet_bench::server;
+use closet_bench::{gate, procs, server};
 use closet_cri::CriClient;
 use kube::Client;
 
 use crate::ctr::Ctr;
-use crate::node::NodeServer;
 use crate::render::Results;
 
 /// Benchmarks pod startup and the server's memory with pods, against raw containerd.

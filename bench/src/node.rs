@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::probe::Probe;
+use crate::server::{Role, Server, signal};
 use anyhow::bail;
-use closet_bench::probe::Probe;
-use closet_bench::server::{Role, Server, signal};
 use closet_cri::{CriClient, Runtime, RuntimeExt, cri};
 use k8s_openapi::api::core::v1::Node;
 use kube::{Api, Client};
@@ -20,7 +20,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// A running `closet server` with its agent: the bench's [`Server`] in the node role.
 /// Dropping it kills the server; the agent's containerd and pods then still need
 /// [`remove_runtime`].
-pub(crate) struct NodeServer {
+pub struct NodeServer {
     server: Server,
     scratch: PathBuf,
 }
@@ -28,7 +28,7 @@ pub(crate) struct NodeServer {
 impl NodeServer {
     /// Starts the server with data dir, kubeconfig and log under `scratch`, and waits for
     /// `/readyz`; returns it with the time to that first 200.
-    pub(crate) fn start(
+    pub fn start(
         binary: &Path,
         scratch: &Path,
         node: &str,
@@ -43,38 +43,38 @@ impl NodeServer {
     }
 
     /// The server's PID.
-    pub(crate) fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.server.pid()
     }
 
     /// The admin kubeconfig the server wrote.
-    pub(crate) fn kubeconfig(&self) -> PathBuf {
+    pub fn kubeconfig(&self) -> PathBuf {
         self.server.kubeconfig()
     }
 
     /// The agent's containerd socket.
-    pub(crate) fn containerd_socket(&self) -> PathBuf {
+    pub fn containerd_socket(&self) -> PathBuf {
         containerd_socket(&self.scratch)
     }
 
     /// The PID of the agent's containerd, from its PID file.
-    pub(crate) fn containerd_pid(&self) -> Option<u32> {
+    pub fn containerd_pid(&self) -> Option<u32> {
         containerd_pid(&self.scratch)
     }
 
     /// Sends SIGTERM and waits for the server to exit.
-    pub(crate) fn stop(self) -> anyhow::Result<Duration> {
+    pub fn stop(self) -> anyhow::Result<Duration> {
         self.server.stop()
     }
 
     /// The last lines of the server log, for error messages.
-    pub(crate) fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         self.server.log_tail()
     }
 }
 
 /// `<scratch>/data/agent/containerd/containerd.sock`.
-pub(crate) fn containerd_socket(scratch: &Path) -> PathBuf {
+pub fn containerd_socket(scratch: &Path) -> PathBuf {
     scratch
         .join("data")
         .join("agent")
@@ -88,7 +88,7 @@ fn containerd_pid(scratch: &Path) -> Option<u32> {
 }
 
 /// Polls the Node until its Ready condition is True; returns how long that took.
-pub(crate) async fn wait_node_ready(client: &Client, name: &str) -> anyhow::Result<Duration> {
+pub async fn wait_node_ready(client: &Client, name: &str) -> anyhow::Result<Duration> {
     let nodes: Api<Node> = Api::all(client.clone());
     let started = Instant::now();
     let mut last = String::from("no Node yet");
@@ -117,7 +117,7 @@ pub(crate) async fn wait_node_ready(client: &Client, name: &str) -> anyhow::Resu
 /// Stops and removes every sandbox of the run's containerd through CRI (which takes their
 /// containers, network namespaces and addresses with them), then stops that containerd by
 /// the PID in its PID file. Call after the server is gone, so its agent restarts nothing.
-pub(crate) async fn remove_runtime(scratch: &Path) -> anyhow::Result<usize> {
+pub async fn remove_runtime(scratch: &Path) -> anyhow::Result<usize> {
     let socket = containerd_socket(scratch);
     let mut removed = 0;
     if socket.exists()

@@ -7,19 +7,22 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use crate::server::Memory;
 use anyhow::Context;
-use closet_bench::server::Memory;
 
 /// One process: its parent and command line (NUL-separated arguments joined by spaces).
 #[derive(Clone, Debug)]
-pub(crate) struct Proc {
-    pub(crate) pid: u32,
-    pub(crate) ppid: u32,
-    pub(crate) cmdline: String,
+pub struct Proc {
+    /// Its process id.
+    pub pid: u32,
+    /// Its parent's process id.
+    pub ppid: u32,
+    /// Its arguments, joined by spaces.
+    pub cmdline: String,
 }
 
 /// Every process visible now. Processes that exit while being read are skipped.
-pub(crate) fn all() -> Vec<Proc> {
+pub fn all() -> Vec<Proc> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -62,7 +65,7 @@ fn join_cmdline(raw: &[u8]) -> String {
 }
 
 /// `VmRSS` and `VmHWM` of `pid`.
-pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     Ok(Memory {
@@ -86,12 +89,12 @@ fn status_kib(status: &str, field: &str) -> Option<u64> {
 }
 
 /// `VmRSS` of `pid` in bytes, 0 if it is gone.
-pub(crate) fn rss(pid: u32) -> u64 {
+pub fn rss(pid: u32) -> u64 {
     memory(pid).map_or(0, |m| m.rss)
 }
 
 /// `root` and its descendants, leaving out the subtrees rooted at `excluded`.
-pub(crate) fn tree(procs: &[Proc], root: u32, excluded: &[u32]) -> Vec<u32> {
+pub fn tree(procs: &[Proc], root: u32, excluded: &[u32]) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for p in procs {
         children.entry(p.ppid).or_default().push(p.pid);
@@ -112,7 +115,7 @@ pub(crate) fn tree(procs: &[Proc], root: u32, excluded: &[u32]) -> Vec<u32> {
 
 /// The containerd shims serving the containerd whose socket is `socket` (they outlive their
 /// containerd and are re-parented away from it, so they are found by `-address`).
-pub(crate) fn shims(procs: &[Proc], socket: &Path) -> Vec<u32> {
+pub fn shims(procs: &[Proc], socket: &Path) -> Vec<u32> {
     let address = format!("-address {}", socket.display());
     procs
         .iter()
@@ -122,7 +125,7 @@ pub(crate) fn shims(procs: &[Proc], socket: &Path) -> Vec<u32> {
 }
 
 /// Processes whose command line names `dir` (a containerd, a shim, a server of this run).
-pub(crate) fn naming(procs: &[Proc], dir: &Path) -> Vec<Proc> {
+pub fn naming(procs: &[Proc], dir: &Path) -> Vec<Proc> {
     let dir = dir.display().to_string();
     procs
         .iter()
@@ -132,7 +135,7 @@ pub(crate) fn naming(procs: &[Proc], dir: &Path) -> Vec<Proc> {
 }
 
 /// Mount points at or below `dir`, from `/proc/self/mountinfo`.
-pub(crate) fn mounts_under(dir: &Path) -> Vec<String> {
+pub fn mounts_under(dir: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     mount_points(&info)
         .filter(|m| Path::new(m).starts_with(dir))
@@ -151,7 +154,7 @@ fn mount_points(info: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The network namespaces in `/run/netns` (where containerd's CRI plugin pins pods' ones).
-pub(crate) fn netns_entries() -> BTreeSet<String> {
+pub fn netns_entries() -> BTreeSet<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {
             d.flatten()
@@ -162,7 +165,7 @@ pub(crate) fn netns_entries() -> BTreeSet<String> {
 }
 
 /// Whether `pid` still runs `cmdline` (a PID may have been reused since it was recorded).
-pub(crate) fn still_running(pid: u32, cmdline: &str) -> bool {
+pub fn still_running(pid: u32, cmdline: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| join_cmdline(&raw) == cmdline)
 }
 

@@ -11,10 +11,7 @@ use crate::procs::{self, Proc};
 
 /// Waits until no other `closet server` with an agent runs, seen idle on two checks
 /// `interval` apart, for at most `patience`. Returns how long it waited.
-pub(crate) fn wait_for_no_agents(
-    interval: Duration,
-    patience: Duration,
-) -> anyhow::Result<Duration> {
+pub fn wait_for_no_agents(interval: Duration, patience: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let mut idle_checks = 0;
     loop {
@@ -27,7 +24,7 @@ pub(crate) fn wait_for_no_agents(
         } else {
             idle_checks = 0;
             eprintln!(
-                "pod_bench: waiting for {} closet server(s) with an agent: {}",
+                "closet-bench: waiting for {} closet server(s) with an agent: {}",
                 busy.len(),
                 busy.iter()
                     .map(|p| p.pid.to_string())
@@ -52,7 +49,7 @@ pub(crate) fn wait_for_no_agents(
 
 /// The PIDs of `closet server` processes with an agent running now, besides this run's
 /// `own` server.
-pub(crate) fn other_agents(own: u32) -> Vec<u32> {
+pub fn other_agents(own: u32) -> Vec<u32> {
     agent_servers(&procs::all())
         .into_iter()
         .map(|p| p.pid)
