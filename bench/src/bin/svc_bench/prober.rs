@@ -1,5 +1,5 @@
-//! HTTP answers through a pod's network namespace. The host cannot reach ClusterIPs (the
-//! agent blackholes the service range there), so the bench starts itself again under
+//! HTTP answers through a pod's network namespace, so the time covers a pod's path to a
+//! ClusterIP (bridge, host routing, the proxy's DNAT): the bench starts itself again under
 //! `nsenter --net=/proc/<client sandbox pid>/ns/net` in prober mode ([`serve`]): that child
 //! reads one `ip:port` per line on stdin, starts a GET to it every [`ATTEMPT_EVERY`] (each
 //! attempt on its own, since a SYN sent before the proxy's rule exists is dropped silently

@@ -1,6 +1,6 @@
 //! The cluster DNS address (`10.43.0.10`) made local on every node, on a dummy interface of
 //! its own: pods reach it through their default route via the node's bridge, and the host's
-//! local routing table wins over the blackhole route for the service range, so each node
+//! local routing table wins over the route for the service range, so each node
 //! answers its own pods' queries.
 //!
 //! As for the routes, `ip` (iproute2) does the work: three idempotent commands at start-up.
