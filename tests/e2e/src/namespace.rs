@@ -181,6 +181,25 @@ impl<'a> TestNs<'a> {
         Background::spawn(cmd).unwrap_or_else(|e| self.cluster.fail(e))
     }
 
+    /// Waits (up to two minutes) until `pod` is Ready; fails with its YAML and the server
+    /// log otherwise.
+    #[track_caller]
+    pub fn wait_ready(&self, pod: &str) {
+        let out = self.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{pod}"),
+            "--timeout=120s",
+        ]);
+        if !out.success() {
+            let yaml = self.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
+            self.cluster.fail(format!(
+                "{pod} never became Ready: {}\n{yaml}",
+                out.describe()
+            ));
+        }
+    }
+
     /// Retries `check` for up to `timeout` (scaled); on time-out fails with the server log.
     #[track_caller]
     pub fn eventually<T, E: std::fmt::Display>(

@@ -127,22 +127,6 @@ fn web_server(name: &str, labels: &str, pod_extra: &str) -> String {
     )
 }
 
-fn wait_ready(ns: &TestNs<'_>, pod: &str) {
-    let out = ns.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        &format!("pod/{pod}"),
-        "--timeout=120s",
-    ]);
-    if !out.success() {
-        let yaml = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
-        ns.cluster().fail(format!(
-            "{pod} never became Ready: {}\n{yaml}",
-            out.describe()
-        ));
-    }
-}
-
 /// `nslookup` run in the client pod; stdout and stderr together (busybox prints failures
 /// on either).
 fn nslookup(ns: &TestNs<'_>, args: &[&str]) -> String {
@@ -236,9 +220,9 @@ fn pods_resolve_services_and_outside_names_through_the_node_dns() {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 10.43.0.51\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
     );
     for pod in ["web-0", "web-1", "client"] {
-        wait_ready(&ns, pod);
+        ns.wait_ready(pod);
     }
-    wait_ready(&other, "elsewhere");
+    other.wait_ready("elsewhere");
 
     // The pod's resolv.conf points at the node's DNS with the cluster search path.
     let resolv = ns.kubectl_ok(&["exec", "client", "--", "cat", "/etc/resolv.conf"]);

@@ -29,20 +29,6 @@ fn apply(ns: &TestNs<'_>, file: &str, yaml: &str) {
     ns.kubectl_ok(&["apply", "-f", &path]);
 }
 
-fn wait_ready(ns: &TestNs<'_>, pod: &str) {
-    let out = ns.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        &format!("pod/{pod}"),
-        "--timeout=90s",
-    ]);
-    assert!(
-        out.success(),
-        "{pod} never became Ready: {}",
-        out.describe()
-    );
-}
-
 #[test]
 fn paused_agent_node_goes_unknown_evicts_and_recovers() {
     if let Some(why) = node::cannot_run_pods() {
@@ -92,8 +78,8 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
             image = node::BUSYBOX
         ),
     );
-    wait_ready(&ns, "brief");
-    wait_ready(&ns, "forever");
+    ns.wait_ready("brief");
+    ns.wait_ready("forever");
     let rollout = ns.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert!(rollout.success(), "{}", rollout.describe());
     let web_before = jsonpath(
@@ -214,7 +200,7 @@ fn paused_agent_node_goes_unknown_evicts_and_recovers() {
             Err(format!("bare pods {bare:?}, Deployment pods {web:?}"))
         }
     });
-    wait_ready(&ns, "forever");
+    ns.wait_ready("forever");
     let rollout = ns.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert!(rollout.success(), "{}", rollout.describe());
     // No duplicates once things settle: two web pods, and the runtime runs exactly three
@@ -388,7 +374,7 @@ fn endpoints_follow_a_readiness_probe() {
     );
     let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - name: http\n    port: 80\n    targetPort: web\n";
     apply(&ns, "svc.yaml", svc);
-    wait_ready(&ns, "web");
+    ns.wait_ready("web");
     let ip = jsonpath(&ns, &["get", "pod", "web"], "{.status.podIP}");
     let addresses = |ns: &TestNs<'_>| {
         (

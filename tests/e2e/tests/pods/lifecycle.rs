@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use closet_e2e::test_ns;
 
-use crate::{jsonpath, node_cluster, pod_yaml, wait_for, wait_ready};
+use crate::{jsonpath, node_cluster, pod_yaml, wait_for};
 
 #[test]
 fn a_web_server_pod_runs_and_becomes_ready_with_its_node_facts() {
@@ -19,7 +19,7 @@ fn a_web_server_pod_runs_and_becomes_ready_with_its_node_facts() {
         "",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("web.yaml", &manifest)]);
-    wait_ready(&ns, "web");
+    ns.wait_ready("web");
     assert_eq!(jsonpath(&ns, "web", "{.status.phase}"), "Running");
     let ip = jsonpath(&ns, "web", "{.status.podIP}");
     assert!(
@@ -192,7 +192,7 @@ fn deletion_honours_the_grace_period_and_runs_pre_stop() {
         "  terminationGracePeriodSeconds: 4\n",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("slow.yaml", &manifest)]);
-    wait_ready(&ns, "slow");
+    ns.wait_ready("slow");
     let started = Instant::now();
     ns.kubectl_ok(&["delete", "pod", "slow", "--wait=true", "--timeout=60s"]);
     let took = started.elapsed();
@@ -224,7 +224,7 @@ fn host_network_and_host_port_pods_answer_on_the_node() {
         "  hostNetwork: true\n",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("hostnet.yaml", &host_net)]);
-    wait_ready(&ns, "hostnet");
+    ns.wait_ready("hostnet");
     assert_eq!(
         jsonpath(&ns, "hostnet", "{.status.podIP}"),
         jsonpath(&ns, "hostnet", "{.status.hostIP}"),
@@ -263,7 +263,7 @@ fn host_network_and_host_port_pods_answer_on_the_node() {
         "",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("mapped.yaml", &with_port)]);
-    wait_ready(&ns, "mapped");
+    ns.wait_ready("mapped");
     let node_ip = jsonpath(&ns, "mapped", "{.status.hostIP}");
     let body = closet_e2e::eventually(Duration::from_secs(20), || {
         let out = std::process::Command::new("busybox")

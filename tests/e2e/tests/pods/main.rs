@@ -27,24 +27,6 @@ pub fn pod_yaml(name: &str, command: &str, extra: &str, pod_extra: &str) -> Stri
     )
 }
 
-/// Waits until `pod` is Ready.
-pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
-    let out = ns.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        &format!("pod/{pod}"),
-        "--timeout=90s",
-    ]);
-    if !out.success() {
-        let describe = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
-        ns.cluster().fail(format!(
-            "{} never became Ready: {}\n{describe}",
-            pod,
-            out.describe()
-        ));
-    }
-}
-
 /// A jsonpath of `pod`.
 pub fn jsonpath(ns: &TestNs<'_>, pod: &str, path: &str) -> String {
     ns.kubectl_ok(&["get", "pod", pod, "-o", &format!("jsonpath={path}")])

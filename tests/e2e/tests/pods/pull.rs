@@ -7,7 +7,7 @@ use std::time::Duration;
 use closet_e2e::registry::Registry;
 use closet_e2e::{images, test_ns};
 
-use crate::{jsonpath, node_cluster, wait_ready};
+use crate::{jsonpath, node_cluster};
 
 #[test]
 fn a_pod_runs_an_image_pulled_from_a_local_registry() {
@@ -47,7 +47,7 @@ fn a_pod_runs_an_image_pulled_from_a_local_registry() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pulled\nspec:\n  containers:\n  - name: main\n    image: {reference}\n    imagePullPolicy: Always\n    command: [\"sh\", \"-c\", \"uname -m; sleep 3600\"]\n"
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("pulled.yaml", &manifest)]);
-    wait_ready(&ns, "pulled");
+    ns.wait_ready("pulled");
     let image_id = jsonpath(&ns, "pulled", "{.status.containerStatuses[0].imageID}");
     assert!(!image_id.is_empty(), "the status names the pulled image");
     let machine = closet_e2e::eventually(Duration::from_secs(20), || {

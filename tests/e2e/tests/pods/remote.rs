@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use closet_e2e::{Cluster, eventually, node, test_ns};
 
-use crate::{pod_yaml, wait_ready};
+use crate::pod_yaml;
 
 /// The agent process and its data dir; dropping it kills the agent and clears its runtime.
 struct RemoteAgent {
@@ -107,7 +107,7 @@ fn a_joined_agent_runs_pods_for_a_server_without_one() {
     let ns = test_ns!(&cluster);
     let manifest = pod_yaml("far", "echo from the joined node; sleep 3600", "", "");
     ns.kubectl_ok(&["apply", "-f", &ns.write("far.yaml", &manifest)]);
-    wait_ready(&ns, "far");
+    ns.wait_ready("far");
     assert_eq!(crate::jsonpath(&ns, "far", "{.spec.nodeName}"), "remote");
     let logs = eventually(Duration::from_secs(20), || {
         let out = ns.kubectl_ok(&["logs", "far"]);

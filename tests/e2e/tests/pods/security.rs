@@ -5,7 +5,7 @@ use std::time::Duration;
 use closet_cri::cri::ContainerState;
 use closet_e2e::{eventually, node, test_ns};
 
-use crate::{jsonpath, node_cluster, pod_yaml, wait_ready};
+use crate::{jsonpath, node_cluster, pod_yaml};
 
 #[test]
 fn the_node_api_refuses_every_client_but_the_apiserver() {
@@ -78,8 +78,8 @@ fn a_killed_server_adopts_its_running_containers() {
             ),
         ]);
     }
-    wait_ready(&ns, "keep-a");
-    wait_ready(&ns, "keep-b");
+    ns.wait_ready("keep-a");
+    ns.wait_ready("keep-b");
     let before: Vec<String> = ["keep-a", "keep-b"]
         .iter()
         .map(|p| jsonpath(&ns, p, "{.status.containerStatuses[0].containerID}"))
@@ -97,8 +97,8 @@ fn a_killed_server_adopts_its_running_containers() {
     cluster.kill9();
     cluster.restart();
     cluster.wait_node_ready();
-    wait_ready(&ns, "keep-a");
-    wait_ready(&ns, "keep-b");
+    ns.wait_ready("keep-a");
+    ns.wait_ready("keep-b");
     // Give a duplicating agent the time to show itself.
     std::thread::sleep(Duration::from_secs(3));
     let after: Vec<String> = ["keep-a", "keep-b"]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use closet_e2e::{eventually, test_ns};
 
-use crate::{node_cluster, pod_yaml, wait_ready};
+use crate::{node_cluster, pod_yaml};
 
 #[test]
 fn logs_follow_exec_exit_codes_and_cp() {
@@ -22,7 +22,7 @@ fn logs_follow_exec_exit_codes_and_cp() {
         "",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("talk.yaml", &manifest)]);
-    wait_ready(&ns, "talk");
+    ns.wait_ready("talk");
 
     let logs = eventually(Duration::from_secs(20), || {
         let out = ns.kubectl_ok(&["logs", "talk", "--tail=2"]);
@@ -97,7 +97,7 @@ fn exec_it_runs_an_interactive_shell_through_a_pty() {
         "-f",
         &ns.write("sh.yaml", &pod_yaml("sh", "sleep 3600", "", "")),
     ]);
-    wait_ready(&ns, "sh");
+    ns.wait_ready("sh");
     // `script` gives kubectl a real terminal, as a person at a keyboard has.
     let kubectl = ns.kubectl_command_line(&["exec", "-it", "sh", "--", "sh"]);
     let mut child = Command::new("script")
@@ -136,7 +136,7 @@ fn port_forward_reaches_the_pod() {
         "",
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("pf.yaml", &manifest)]);
-    wait_ready(&ns, "pf");
+    ns.wait_ready("pf");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -194,7 +194,7 @@ fn top_reports_pod_and_node_usage() {
         "-f",
         &ns.write("busy.yaml", &pod_yaml("busy", "sleep 3600", "", "")),
     ]);
-    wait_ready(&ns, "busy");
+    ns.wait_ready("busy");
     let pods = eventually(Duration::from_secs(60), || {
         let out = ns.kubectl(&["top", "pods"]);
         if out.success() && out.stdout.contains("busy") {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use closet_e2e::{eventually, test_ns};
 
-use crate::{node_cluster, wait_for, wait_ready};
+use crate::{node_cluster, wait_for};
 
 #[test]
 fn config_map_and_secret_volumes_update_in_place() {
@@ -31,7 +31,7 @@ fn config_map_and_secret_volumes_update_in_place() {
         image = closet_e2e::node::BUSYBOX
     );
     ns.kubectl_ok(&["apply", "-f", &ns.write("reader.yaml", &manifest)]);
-    wait_ready(&ns, "reader");
+    ns.wait_ready("reader");
     assert_eq!(
         ns.kubectl_ok(&["exec", "reader", "--", "cat", "/etc/settings/color"]),
         "blue"

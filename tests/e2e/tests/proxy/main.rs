@@ -68,20 +68,6 @@ fn apply(ns: &TestNs<'_>, manifest: &str) {
     }
 }
 
-fn wait_ready(ns: &TestNs<'_>, pods: &[&str]) {
-    for pod in pods {
-        let out = ns.kubectl(&[
-            "wait",
-            "--for=condition=Ready",
-            &format!("pod/{pod}"),
-            "--timeout=90s",
-        ]);
-        if !out.success() {
-            ns.cluster().fail(out.describe());
-        }
-    }
-}
-
 /// A GET from inside `pod` with its busybox `wget`: the body, or the error text. Bounded by
 /// busybox's `timeout`, since this busybox's `wget -T` crashes.
 fn wget_from(ns: &TestNs<'_>, pod: &str, url: &str) -> Result<String, String> {

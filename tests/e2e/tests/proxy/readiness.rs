@@ -9,8 +9,7 @@ use std::time::Duration;
 use closet_e2e::{TestNs, eventually, test_ns};
 
 use super::{
-    apply, backend_with, node_cluster, plain_pod, service, wait_endpoints_exactly, wait_ready,
-    wget_from,
+    apply, backend_with, node_cluster, plain_pod, service, wait_endpoints_exactly, wget_from,
 };
 
 const URL: &str = "http://10.43.0.66/";
@@ -62,7 +61,9 @@ fn a_backend_failing_its_readiness_probe_leaves_the_rotation_and_comes_back() {
         &ns,
         &service("probed", "10.43.0.66", "    app: probed", "", ""),
     );
-    wait_ready(&ns, &["probed-a", "probed-b", "client"]);
+    for pod in ["probed-a", "probed-b", "client"] {
+        ns.wait_ready(pod);
+    }
     wait_endpoints_exactly(&ns, "probed", &["probed-a=true", "probed-b=true"]);
     wait_both_reached(&ns);
 

@@ -11,7 +11,7 @@ use closet_e2e::{eventually, test_ns};
 use super::lan::{LAN_CLIENT, LAN_HOST, LanClient};
 use super::{
     answer, apply, backend, closet_tables, get_from_node, node_cluster, node_ip, peer, plain_pod,
-    service, wait_endpoints, wait_ready, wget_from,
+    service, wait_endpoints, wget_from,
 };
 
 #[test]
@@ -43,7 +43,9 @@ fn services_reach_pods_from_pods_and_from_the_lan_and_the_table_follows_closet()
             "",
         ),
     );
-    wait_ready(&ns, &["web-a", "web-b", "client"]);
+    for pod in ["web-a", "web-b", "client"] {
+        ns.wait_ready(pod);
+    }
     wait_endpoints(&ns, "web", 2);
     wait_endpoints(&ns, "self", 1);
 

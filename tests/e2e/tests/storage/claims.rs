@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use closet_e2e::{Cluster, eventually, test_ns};
 
-use crate::{get, node_cluster, wait_ready};
+use crate::{get, node_cluster};
 
 fn claim_and_pod(name: &str, class: Option<&str>, text: &str) -> String {
     let class = class.map_or(String::new(), |c| format!("  storageClassName: {c}\n"));
@@ -27,7 +27,7 @@ fn a_claim_gets_a_local_volume_on_the_pods_node_and_keeps_its_data_by_default() 
         "-f",
         &ns.write("kept.yaml", &claim_and_pod("kept", None, "kept-data")),
     ]);
-    wait_ready(&ns, "kept-writer");
+    ns.wait_ready("kept-writer");
     assert_eq!(
         ns.kubectl_ok(&["exec", "kept-writer", "--", "cat", "/data/file"])
             .trim(),
@@ -120,7 +120,7 @@ fn the_delete_class_removes_the_volume_and_its_data_with_the_claim() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(get(&ns, "pvc/scratch", "{.status.phase}"), "Pending");
     ns.kubectl_ok(&["apply", "-f", &ns.write("pod.yaml", pod)]);
-    wait_ready(&ns, "scratch-writer");
+    ns.wait_ready("scratch-writer");
     let pv = get(&ns, "pvc/scratch", "{.spec.volumeName}");
     let pv_ref = format!("pv/{pv}");
     assert_eq!(

@@ -20,23 +20,6 @@ use closet_e2e::TestNs;
 
 pub use closet_e2e::node::{NodeCluster, node_cluster};
 
-/// Waits until `pod` is Ready.
-pub fn wait_ready(ns: &TestNs<'_>, pod: &str) {
-    let out = ns.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        &format!("pod/{pod}"),
-        "--timeout=120s",
-    ]);
-    if !out.success() {
-        let yaml = ns.kubectl(&["get", "pod", pod, "-o", "yaml"]).stdout;
-        ns.cluster().fail(format!(
-            "{pod} never became Ready: {}\n{yaml}",
-            out.describe()
-        ));
-    }
-}
-
 /// A jsonpath of an object.
 pub fn get(ns: &TestNs<'_>, what: &str, path: &str) -> String {
     ns.kubectl_ok(&["get", what, "-o", &format!("jsonpath={path}")])

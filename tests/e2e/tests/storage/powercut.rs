@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use closet_e2e::{eventually, scaled, test_ns};
 
-use crate::{get_through_forward, node_cluster, wait_ready};
+use crate::{get_through_forward, node_cluster};
 
 fn web_manifest() -> String {
     format!(
@@ -66,7 +66,7 @@ fn powercut_statefulset_serves_the_same_file_after_restart() {
     ns.kubectl_ok(&["apply", "-f", &ns.write("web.yaml", &web_manifest())]);
     let rollout = ns.kubectl(&["rollout", "status", "statefulset/web", "--timeout=180s"]);
     assert!(rollout.success(), "rollout: {}", rollout.describe());
-    wait_ready(&ns, "web-0");
+    ns.wait_ready("web-0");
     assert_eq!(
         ns.kubectl_ok(&["get", "pvc", "www-web-0", "-o", "jsonpath={.status.phase}"]),
         "Bound"

@@ -8,7 +8,7 @@ use closet_e2e::raw::Request;
 use closet_e2e::{Cluster, eventually, test_ns};
 use serde_json::Value;
 
-use crate::{node_cluster, wait_ready};
+use crate::node_cluster;
 
 const MIB: u64 = 1 << 20;
 
@@ -39,7 +39,7 @@ fn the_node_summary_reports_a_claims_usage() {
     };
     let ns = test_ns!(&cluster);
     ns.kubectl_ok(&["apply", "-f", &ns.write("usage.yaml", &manifest())]);
-    wait_ready(&ns, "usage-writer");
+    ns.wait_ready("usage-writer");
     ns.kubectl_ok(&[
         "exec",
         "usage-writer",
