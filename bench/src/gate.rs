@@ -9,6 +9,17 @@ use anyhow::bail;
 
 use crate::procs::{self, Proc};
 
+/// A node bench's turn on the machine: waits (checking every 30 s, for at most 20 minutes)
+/// until no other node agent runs, and says how long that took.
+pub fn take_turn(bench: &str) -> anyhow::Result<()> {
+    let waited = wait_for_no_agents(Duration::from_secs(30), Duration::from_secs(20 * 60))?;
+    eprintln!(
+        "{bench}: no other node agent running (waited {:.0} s)",
+        waited.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Waits until no other `closet server` with an agent runs, seen idle on two checks
 /// `interval` apart, for at most `patience`. Returns how long it waited.
 pub fn wait_for_no_agents(interval: Duration, patience: Duration) -> anyhow::Result<Duration> {

@@ -33,6 +33,17 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The run's temporary directory, `<prefix>…` under `parent` (the system temp dir if `None`).
+pub fn run_dir(prefix: &str, parent: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    match parent {
+        Some(dir) => builder.tempdir_in(dir),
+        None => builder.tempdir(),
+    }
+    .context("creating a temporary directory")
+}
+
 /// The admin client configuration from the kubeconfig the server wrote. Each
 /// `Client::try_from(config.clone())` has its own connection pool, so its own connection.
 pub async fn client_config(kubeconfig: &Path) -> anyhow::Result<kube::Config> {

@@ -100,13 +100,7 @@ fn main() -> anyhow::Result<()> {
     closet_bench::install_crypto();
     let binary = server::release_binary()?;
     let plan = Sizes::new(args.quick);
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("closet-bench-");
-    let root = match &args.dir {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-    .context("creating a temporary directory")?;
+    let root = closet_bench::run_dir("closet-bench-", args.dir.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = Instant::now();
     let report = runtime.block_on(run(&binary, root.path(), &plan))?;

@@ -47,15 +47,9 @@ fn main() -> anyhow::Result<()> {
     closet_bench::install_crypto();
     let binary = server::release_binary()?;
     if !args.no_wait {
-        gate::wait_for_no_agents(Duration::from_secs(30), Duration::from_secs(20 * 60))?;
+        gate::take_turn("deploy_bench")?;
     }
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("closet-deploy-bench-");
-    let root = match &args.dir {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-    .context("creating a temporary directory")?;
+    let root = closet_bench::run_dir("closet-deploy-bench-", args.dir.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let probe = Probe::new();
     let outcome = match NodeServer::start(&binary, root.path(), NODE, &probe) {

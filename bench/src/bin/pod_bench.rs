@@ -73,20 +73,9 @@ fn main() -> anyhow::Result<()> {
     closet_bench::install_crypto();
     let binary = server::release_binary()?;
     if !args.no_wait {
-        let waited =
-            gate::wait_for_no_agents(Duration::from_secs(30), Duration::from_secs(20 * 60))?;
-        eprintln!(
-            "pod_bench: no other node agent running (waited {:.0} s)",
-            waited.as_secs_f64()
-        );
+        gate::take_turn("pod_bench")?;
     }
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("closet-pod-bench-");
-    let root = match &args.dir {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-    .context("creating a temporary directory")?;
+    let root = closet_bench::run_dir("closet-pod-bench-", args.dir.as_deref())?;
     eprintln!("pod_bench: run directory {}", root.path().display());
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = Instant::now();

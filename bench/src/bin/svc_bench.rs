@@ -106,20 +106,9 @@ fn main() -> anyhow::Result<()> {
         bail!("`nsenter` is not installed (package util-linux)");
     }
     if !args.no_wait {
-        let waited =
-            gate::wait_for_no_agents(Duration::from_secs(30), Duration::from_secs(20 * 60))?;
-        eprintln!(
-            "svc_bench: no other node agent running (waited {:.0} s)",
-            waited.as_secs_f64()
-        );
+        gate::take_turn("svc_bench")?;
     }
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("closet-svc-bench-");
-    let root = match &args.dir {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-    .context("creating a temporary directory")?;
+    let root = closet_bench::run_dir("closet-svc-bench-", args.dir.as_deref())?;
     eprintln!("svc_bench: run directory {}", root.path().display());
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = Instant::now();
