@@ -8,8 +8,6 @@
 
 use std::net::IpAddr;
 
-use tokio::process::Command;
-
 /// The dummy interface holding the cluster DNS address.
 pub const LINK: &str = "closet-dns";
 
@@ -72,17 +70,13 @@ pub fn loopback_command(address: IpAddr) -> Vec<String> {
 
 async fn run_all(commands: &[Vec<String>]) -> Result<(), String> {
     for args in commands {
-        let output = Command::new("ip")
-            .args(args)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run `ip` (package iproute2): {e}"))?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        // The link from an earlier run is still there: fine, the next commands refresh it.
-        let exists =
-            args.get(1).map(String::as_str) == Some("add") && stderr.contains("File exists");
-        if !output.status.success() && !exists {
-            return Err(format!("`ip {}` failed: {}", args.join(" "), stderr.trim()));
+        if let Err(why) = super::ip(args).await {
+            // The link from an earlier run is still there: fine, the next commands refresh it.
+            let exists =
+                args.get(1).map(String::as_str) == Some("add") && why.contains("File exists");
+            if !exists {
+                return Err(why);
+            }
         }
     }
     Ok(())
@@ -102,7 +96,7 @@ pub async fn remove(holder: Holder, address: IpAddr) {
             args
         }
     };
-    let _ = Command::new("ip").args(&args).output().await;
+    let _ = super::ip(&args).await;
 }
 
 #[cfg(test)]

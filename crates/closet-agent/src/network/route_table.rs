@@ -11,7 +11,6 @@ use std::fmt;
 use std::net::IpAddr;
 
 use futures::future::BoxFuture;
-use tokio::process::Command;
 
 /// The routing protocol number that marks closet's routes. It is not assigned in iproute2's
 /// `rt_protos` list nor used by the common routing daemons, so no other program's routes
@@ -173,25 +172,6 @@ pub fn parse_reach(json: &[u8]) -> Reach {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IpRouteTable;
 
-impl IpRouteTable {
-    async fn ip(args: &[String]) -> Result<Vec<u8>, String> {
-        let output = Command::new("ip")
-            .args(args)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run `ip` (package iproute2): {e}"))?;
-        if output.status.success() {
-            Ok(output.stdout)
-        } else {
-            Err(format!(
-                "`ip {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        }
-    }
-}
-
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
@@ -204,9 +184,9 @@ impl RouteTable for IpRouteTable {
             let mut all = Vec::new();
             for family in ["-4", "-6"] {
                 let marked =
-                    Self::ip(&strings(&["-j", family, "route", "show", "proto", &proto])).await?;
+                    super::ip(&strings(&["-j", family, "route", "show", "proto", &proto])).await?;
                 ours.extend(parse_routes(&marked, true));
-                let every = Self::ip(&strings(&["-j", family, "route", "show"])).await?;
+                let every = super::ip(&strings(&["-j", family, "route", "show"])).await?;
                 all.extend(parse_routes(&every, false));
             }
             // Every route of the full listing, marked as closet's when the filtered listing
@@ -221,16 +201,16 @@ impl RouteTable for IpRouteTable {
     }
 
     fn replace(&self, route: PeerRoute) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { Self::ip(&replace_args(route)).await.map(drop) })
+        Box::pin(async move { super::ip(&replace_args(route)).await.map(drop) })
     }
 
     fn delete(&self, route: PeerRoute) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { Self::ip(&delete_args(route)).await.map(drop) })
+        Box::pin(async move { super::ip(&delete_args(route)).await.map(drop) })
     }
 
     fn reach(&self, addr: IpAddr) -> BoxFuture<'_, Reach> {
         Box::pin(async move {
-            match Self::ip(&strings(&["-j", "route", "get", &addr.to_string()])).await {
+            match super::ip(&strings(&["-j", "route", "get", &addr.to_string()])).await {
                 Ok(json) => parse_reach(&json),
                 Err(why) => Reach::Unreachable(why),
             }

@@ -14,7 +14,7 @@
 //! Routes go through `ip` (iproute2, on every Debian-family system) rather than netlink
 //! bindings: a few idempotent commands at start-up do not justify the dependency.
 
-use tokio::process::Command;
+use super::ip;
 
 /// The metric of the blackhole behind the service range's route into the bridge.
 const SERVICE_FALLBACK_METRIC: &str = "4242";
@@ -65,24 +65,7 @@ pub async fn route_services(
         SERVICE_FALLBACK_METRIC,
     ])
     .await
-}
-
-/// Runs `ip ARGS`; the error names the command and what it printed.
-async fn ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run `ip` (package iproute2): {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+    .map(drop)
 }
 
 /// Removes IPv4 addresses from the pod bridge that do not belong to `pod_cidr`: left behind
@@ -90,24 +73,16 @@ async fn ip(args: &[&str]) -> Result<(), String> {
 /// ("already has an IP address different from ..."). The node's own gateway address stays,
 /// so running pods keep their connectivity.
 pub async fn fix_bridge_addresses(bridge: &str, pod_cidr: &str) -> Result<(), String> {
-    let output = Command::new("ip")
-        .args(["-j", "-4", "addr", "show", "dev", bridge])
-        .output()
-        .await
-        .map_err(|e| format!("cannot run `ip addr` (package iproute2): {e}"))?;
-    if !output.status.success() {
+    let Ok(shown) = ip(&["-j", "-4", "addr", "show", "dev", bridge]).await else {
         // No bridge yet: the first pod creates it.
         return Ok(());
-    }
-    let links: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    };
+    let links: serde_json::Value = serde_json::from_slice(&shown).unwrap_or_default();
     for stale in stale_addresses(&links, pod_cidr) {
         tracing::info!(
             "removing {stale} from {bridge}: it is not in this node's pod CIDR {pod_cidr}"
         );
-        let _ = Command::new("ip")
-            .args(["addr", "del", &stale, "dev", bridge])
-            .status()
-            .await;
+        let _ = ip(&["addr", "del", &stale, "dev", bridge]).await;
     }
     Ok(())
 }
