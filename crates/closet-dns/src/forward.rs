@@ -70,8 +70,9 @@ impl ForwardSettings {
 
 /// Resolves names outside the cluster through the upstreams.
 pub struct Forwarder {
-    /// The servers asked, in order; replaced when the host's resolvers change.
-    upstreams: std::sync::RwLock<Vec<SocketAddr>>,
+    /// The servers asked, in order; replaced whole when the host's resolvers change, and
+    /// shared so that a query takes them without copying.
+    upstreams: std::sync::RwLock<std::sync::Arc<[SocketAddr]>>,
     timeout: Duration,
     cache: Cache,
 }
@@ -80,14 +81,14 @@ impl Forwarder {
     /// A forwarder with an empty cache.
     pub fn new(settings: ForwardSettings) -> Forwarder {
         Forwarder {
-            upstreams: std::sync::RwLock::new(settings.upstreams),
+            upstreams: std::sync::RwLock::new(settings.upstreams.into()),
             timeout: settings.timeout,
             cache: Cache::new(settings.cache),
         }
     }
 
     /// The servers this forwarder asks.
-    pub fn upstreams(&self) -> Vec<SocketAddr> {
+    pub fn upstreams(&self) -> std::sync::Arc<[SocketAddr]> {
         self.upstreams
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -96,7 +97,7 @@ impl Forwarder {
 
     /// Asks `upstreams` from now on (answers already cached stay until they expire).
     pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) {
-        *self.upstreams.write().unwrap_or_else(|e| e.into_inner()) = upstreams;
+        *self.upstreams.write().unwrap_or_else(|e| e.into_inner()) = upstreams.into();
     }
 
     /// The answer to `query`: from the cache, else from the first upstream that answers;
@@ -111,7 +112,7 @@ impl Forwarder {
             return hit;
         }
         let mut last = None;
-        for server in self.upstreams() {
+        for &server in self.upstreams().iter() {
             match exchange(server, query, self.timeout).await {
                 Ok(reply) => {
                     let answer = Answer {

@@ -131,7 +131,7 @@ async fn follow_host_upstreams(forwarder: &forward::Forwarder) {
     loop {
         tokio::time::sleep(UPSTREAM_REREAD).await;
         let now = upstreams::host_upstreams();
-        if !now.is_empty() && now != forwarder.upstreams() {
+        if !now.is_empty() && *now != *forwarder.upstreams() {
             tracing::info!(upstreams = ?now, "the host's resolvers changed; cluster DNS forwards to them now");
             forwarder.set_upstreams(now);
         }

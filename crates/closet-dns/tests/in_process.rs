@@ -374,7 +374,7 @@ async fn the_forwarder_moves_to_new_upstreams() {
 
     let (upstream, seen) = fake_upstream().await;
     forwarder.set_upstreams(vec![upstream]);
-    assert_eq!(forwarder.upstreams(), vec![upstream]);
+    assert_eq!(*forwarder.upstreams(), [upstream]);
     let after = forwarder.resolve(&question("after.example.test.")).await;
     assert_eq!(after.rcode, ResponseCode::NoError);
     assert_eq!(after.answers.len(), 1);

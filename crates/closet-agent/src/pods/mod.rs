@@ -98,8 +98,6 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
     let mut relist = tokio::time::interval(RELIST);
     relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut synced = false;
-    // Pods of a list in progress, woken once it is complete.
-    let mut listed: Vec<String> = Vec::new();
     let mut swept = false;
     let mut fingerprints: HashMap<String, Vec<(String, i32)>> = HashMap::new();
 
@@ -126,18 +124,16 @@ pub async fn run(shared: Arc<Shared>, shutdown: impl std::future::Future<Output 
                 // The store shows a (re)list only once it is complete: a worker woken earlier
                 // would find its pod missing and take it for deleted, killing a running pod
                 // (as after an agent restart, when the runtime is relisted before the API).
-                Some(Ok(Event::InitApply(pod))) => {
-                    if let Some(uid) = pod.metadata.uid {
-                        listed.push(uid);
-                    }
-                }
+                // At the end of the list, every pod in the store gets its turn.
                 Some(Ok(Event::InitDone)) => {
                     synced = true;
-                    for uid in std::mem::take(&mut listed) {
-                        wake(&uid, &mut workers, &mut tasks);
+                    for pod in store.state() {
+                        if let Some(uid) = pod.metadata.uid.as_deref() {
+                            wake(uid, &mut workers, &mut tasks);
+                        }
                     }
                 }
-                Some(Ok(Event::Init)) => {}
+                Some(Ok(Event::Init | Event::InitApply(_))) => {}
                 Some(Err(err)) => tracing::warn!("watching this node's pods: {err}"),
                 None => break,
             },
